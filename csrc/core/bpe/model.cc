@@ -1,0 +1,233 @@
+#include "core/bpe/model.h"
+
+#include <algorithm>
+#include <queue>
+#include <tuple>
+
+#include "core/error.h"
+
+namespace fastlm {
+namespace bpe {
+
+namespace {
+std::string hex_byte(unsigned c) {
+  static const char* d = "0123456789abcdef";
+  std::string s = "0x";
+  s.push_back(d[c >> 4]);
+  s.push_back(d[c & 15]);
+  return s;
+}
+std::string printable(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') out.push_back(static_cast<char>(c));
+    else out += "\\x" + hex_byte(c).substr(2);
+  }
+  return out;
+}
+}  // namespace
+
+BpeModel::BpeModel(std::vector<std::pair<std::string, uint32_t>> vocab,
+                   const std::vector<std::pair<std::string, std::string>>* merges, bool whole_piece_lookup)
+    : whole_piece_lookup_(whole_piece_lookup) {
+  if (vocab.empty()) throw ValueError("BPE vocabulary is empty");
+  uint32_t max_id = 0;
+  for (auto& kv : vocab) {
+    if (kv.second == kNoId) throw ValueError("token id 4294967295 is reserved");
+    if (kv.first.empty()) throw ValueError("BPE vocabulary contains an empty token (id " + std::to_string(kv.second) + ")");
+    max_id = std::max(max_id, kv.second);
+  }
+  if (max_id > 64u * 1024u * 1024u) throw ValueError("token id " + std::to_string(max_id) + " is too large (max 67108864)");
+  std::vector<const std::string*> by_id(size_t(max_id) + 1, nullptr);
+  for (auto& kv : vocab) {
+    if (by_id[kv.second])
+      throw ValueError("duplicate token id " + std::to_string(kv.second) + " for '" + printable(kv.first) + "' and '" +
+                       printable(*by_id[kv.second]) + "'");
+    by_id[kv.second] = &kv.first;
+  }
+  offsets_.assign(size_t(max_id) + 2, 0);
+  present_.assign(size_t(max_id) + 1, 0);
+  size_t total = 0;
+  for (auto* s : by_id) total += s ? s->size() : 0;
+  arena_.reserve(total);
+  for (size_t id = 0; id <= max_id; ++id) {
+    offsets_[id] = arena_.size();
+    if (by_id[id]) {
+      arena_ += *by_id[id];
+      present_[id] = 1;
+    }
+  }
+  offsets_[size_t(max_id) + 1] = arena_.size();
+  n_tokens_ = vocab.size();
+  map_.reserve(n_tokens_);
+  auto get = [this](uint32_t id) { return token_bytes(id); };
+  for (size_t id = 0; id <= max_id; ++id) {
+    if (!present_[id]) continue;
+    if (!map_.insert(token_bytes(uint32_t(id)), uint32_t(id), get))
+      throw ValueError("duplicate token bytes '" + printable(token_bytes(uint32_t(id))) + "' (ids " +
+                       std::to_string(find(token_bytes(uint32_t(id)))) + " and " + std::to_string(id) + ")");
+  }
+  for (unsigned c = 0; c < 256; ++c) {
+    char ch = static_cast<char>(c);
+    byte_id_[c] = find(std::string_view(&ch, 1));
+    if (byte_id_[c] == kNoId)
+      throw ValueError("byte-level BPE vocabulary has no token for the single byte " + hex_byte(c) +
+                       "; all 256 bytes are required");
+  }
+  if (merges && !merges->empty()) {
+    uses_merges_ = true;
+    pairs_.reserve(merges->size());
+    uint32_t prio = 0;
+    std::string buf;
+    for (const auto& m : *merges) {
+      uint32_t l = find(m.first), r = find(m.second);
+      if (l == kNoId || r == kNoId)
+        throw ValueError("merge #" + std::to_string(prio + 1) + " ('" + printable(m.first) + "' '" + printable(m.second) +
+                         "') uses a token that is not in the vocabulary");
+      buf = m.first + m.second;
+      uint32_t merged = find(buf);
+      if (merged == kNoId)
+        throw ValueError("merge #" + std::to_string(prio + 1) + " ('" + printable(m.first) + "' '" + printable(m.second) +
+                         "') produces '" + printable(buf) + "', which is not in the vocabulary");
+      pairs_.insert(l, r, PairMap::Value{prio, merged});  // first occurrence wins, as in HF
+      ++prio;
+    }
+  } else {
+    // tiktoken rule: every split of every token into two tokens is a merge, with the merged token's rank.
+    pairs_.reserve(n_tokens_ * 2);
+    for (size_t id = 0; id <= max_id; ++id) {
+      if (!present_[id]) continue;
+      std::string_view t = token_bytes(uint32_t(id));
+      for (size_t k = 1; k < t.size(); ++k) {
+        uint32_t l = find(t.substr(0, k));
+        if (l == kNoId) continue;
+        uint32_t r = find(t.substr(k));
+        if (r == kNoId) continue;
+        pairs_.insert(l, r, PairMap::Value{uint32_t(id), uint32_t(id)});
+      }
+    }
+  }
+}
+
+std::vector<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>> BpeModel::merge_table() const {
+  std::vector<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>> out;
+  out.reserve(pairs_.size());
+  pairs_.for_each([&](uint32_t l, uint32_t r, PairMap::Value v) { out.emplace_back(l, r, v.a, v.b); });
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
+    return std::tie(std::get<2>(x), std::get<0>(x), std::get<1>(x)) < std::tie(std::get<2>(y), std::get<0>(y), std::get<1>(y));
+  });
+  return out;
+}
+
+void BpeModel::encode_piece(std::string_view piece, std::vector<uint32_t>& out) const {
+  const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
+  size_t n = piece.size();
+  if (n == 0) return;
+  if (n == 1) {
+    out.push_back(byte_id_[p[0]]);
+    return;
+  }
+  if (whole_piece_lookup_) {
+    uint32_t id = find(piece);
+    if (id != kNoId) {
+      out.push_back(id);
+      return;
+    }
+  }
+  if (n <= kSmallPiece) encode_small(p, n, out);
+  else encode_heap(p, n, out);
+}
+
+void BpeModel::encode_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
+  // parts: ids[0..m); pri[i]/mid[i] describe merging parts i and i+1.
+  uint32_t ids[kSmallPiece], pri[kSmallPiece], mid[kSmallPiece];
+  size_t m = n;
+  for (size_t i = 0; i < n; ++i) ids[i] = byte_id_[p[i]];
+  auto set_pair = [&](size_t i) {
+    const PairMap::Value* v = pairs_.find(ids[i], ids[i + 1]);
+    if (v) {
+      pri[i] = v->a;
+      mid[i] = v->b;
+    } else {
+      pri[i] = kNoId;
+    }
+  };
+  for (size_t i = 0; i + 1 < m; ++i) set_pair(i);
+  while (m > 1) {
+    size_t best = 0;
+    uint32_t bp = pri[0];
+    for (size_t i = 1; i + 1 < m; ++i)
+      if (pri[i] < bp) {
+        bp = pri[i];
+        best = i;
+      }
+    if (bp == kNoId) break;
+    ids[best] = mid[best];
+    // erase part best+1
+    for (size_t i = best + 1; i + 1 < m; ++i) {
+      ids[i] = ids[i + 1];
+      pri[i] = pri[i + 1];
+      mid[i] = mid[i + 1];
+    }
+    --m;
+    if (best + 1 < m) set_pair(best);
+    if (best > 0) set_pair(best - 1);
+  }
+  out.insert(out.end(), ids, ids + m);
+}
+
+void BpeModel::encode_heap(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
+  // Nodes are byte positions; a merged part lives at its leftmost position. Heap entries carry the ids they were
+  // computed for, so stale entries (a neighbour changed) are detected and skipped (lazy deletion).
+  struct Entry {
+    uint32_t pri;
+    uint32_t pos;
+    uint32_t left;
+    uint32_t right;
+    bool operator>(const Entry& o) const { return pri != o.pri ? pri > o.pri : pos > o.pos; }
+  };
+  std::vector<uint32_t> ids(n), next(n), prev(n);
+  for (size_t i = 0; i < n; ++i) {
+    ids[i] = byte_id_[p[i]];
+    next[i] = uint32_t(i + 1);
+    prev[i] = i ? uint32_t(i - 1) : kNoId;
+  }
+  next[n - 1] = kNoId;
+  std::vector<Entry> heap;
+  heap.reserve(n);
+  auto push = [&](uint32_t i) {
+    uint32_t j = next[i];
+    if (j == kNoId) return;
+    const PairMap::Value* v = pairs_.find(ids[i], ids[j]);
+    if (v) {
+      heap.push_back(Entry{v->a, i, ids[i], ids[j]});
+      std::push_heap(heap.begin(), heap.end(), std::greater<Entry>());
+    }
+  };
+  for (size_t i = 0; i + 1 < n; ++i) {
+    const PairMap::Value* v = pairs_.find(ids[i], ids[i + 1]);
+    if (v) heap.push_back(Entry{v->a, uint32_t(i), ids[i], ids[i + 1]});
+  }
+  std::make_heap(heap.begin(), heap.end(), std::greater<Entry>());
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), std::greater<Entry>());
+    Entry e = heap.back();
+    heap.pop_back();
+    uint32_t i = e.pos;
+    if (ids[i] != e.left) continue;  // part i was merged into its left neighbour or changed
+    uint32_t j = next[i];
+    if (j == kNoId || ids[j] != e.right) continue;
+    const PairMap::Value* v = pairs_.find(e.left, e.right);
+    ids[i] = v->b;
+    ids[j] = kNoId;  // dead
+    uint32_t k = next[j];
+    next[i] = k;
+    if (k != kNoId) prev[k] = i;
+    if (prev[i] != kNoId) push(prev[i]);
+    push(i);
+  }
+  for (uint32_t i = 0; i != kNoId; i = next[i]) out.push_back(ids[i]);
+}
+
+}  // namespace bpe
+}  // namespace fastlm

@@ -1,0 +1,56 @@
+// Batch parallelism: a parallel-for over items on plain std::threads (no GIL anywhere in the core).
+// Items are claimed dynamically in small chunks through an atomic counter, so one long document does not stall
+// the others. The first exception thrown by any worker is rethrown on the calling thread.
+// (A persistent pool was considered; thread start-up is ~20 us, negligible next to a batch's work.)
+#pragma once
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace fastlm {
+
+inline int resolve_threads(int requested, size_t items) {
+  int n = requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (static_cast<size_t>(n) > items) n = static_cast<int>(std::max<size_t>(1, items));
+  return n;
+}
+
+// Calls f(worker_index, item_index) for every item in [0, n).
+template <class F>
+void parallel_for(size_t n, int num_threads, F&& f) {
+  int t = resolve_threads(num_threads, n);
+  if (t <= 1) {
+    for (size_t i = 0; i < n; ++i) f(0, i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  std::exception_ptr err;
+  std::mutex err_mu;
+  std::atomic<bool> failed{false};
+  size_t chunk = std::max<size_t>(1, std::min<size_t>(64, n / (size_t(t) * 16)));
+  auto work = [&](int w) {
+    try {
+      while (!failed.load(std::memory_order_relaxed)) {
+        size_t b = next.fetch_add(chunk);
+        if (b >= n) break;
+        size_t e = std::min(n, b + chunk);
+        for (size_t i = b; i < e; ++i) f(w, i);
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> g(err_mu);
+      if (!err) err = std::current_exception();
+      failed = true;
+    }
+  };
+  std::vector<std::thread> th;
+  th.reserve(size_t(t) - 1);
+  for (int w = 1; w < t; ++w) th.emplace_back(work, w);
+  work(0);
+  for (auto& x : th) x.join();
+  if (err) std::rethrow_exception(err);
+}
+
+}  // namespace fastlm

@@ -1,0 +1,162 @@
+#include "core/tokenizer.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/parallel.h"
+
+namespace fastlm {
+
+Tokenizer::Tokenizer(std::shared_ptr<const Encoder> enc, std::vector<std::pair<std::string, uint32_t>> specials)
+    : enc_(std::move(enc)) {
+  if (!enc_) throw ValueError("tokenizer needs an encoder");
+  std::vector<std::string> toks;
+  toks.reserve(specials.size());
+  for (auto& s : specials) {
+    if (s.first.empty()) throw ValueError("special tokens must not be empty strings");
+    if (std::find(toks.begin(), toks.end(), s.first) != toks.end())
+      throw ValueError("special token '" + s.first + "' is listed twice");
+    toks.push_back(s.first);
+    special_ids_.push_back(s.second);
+  }
+  matcher_ = SpecialMatcher(std::move(toks));
+  size_t bound = enc_->id_bound();
+  for (uint32_t id : special_ids_) bound = std::max<size_t>(bound, size_t(id) + 1);
+  id_to_special_.assign(bound, kNoToken);
+  for (uint32_t i = 0; i < special_ids_.size(); ++i) {
+    if (id_to_special_[special_ids_[i]] != kNoToken)
+      throw ValueError("special tokens '" + matcher_.token(id_to_special_[special_ids_[i]]) + "' and '" +
+                       matcher_.token(i) + "' share the id " + std::to_string(special_ids_[i]));
+    id_to_special_[special_ids_[i]] = i;
+  }
+}
+
+size_t Tokenizer::id_bound() const { return id_to_special_.size(); }
+
+uint32_t Tokenizer::special_index_of_id(uint32_t id) const {
+  return id < id_to_special_.size() ? id_to_special_[id] : kNoToken;
+}
+
+void Tokenizer::encode(std::string_view text, const uint8_t* allowed, const uint8_t* disallowed, bool with_offsets,
+                       Encoding& out) const {
+  if (disallowed && matcher_.size()) {
+    SpecialMatch m;
+    if (matcher_.find(text, 0, disallowed, m)) {
+      // allowed takes precedence over disallowed for the same token
+      bool ok = true;
+      size_t from = 0;
+      while (matcher_.find(text, from, disallowed, m)) {
+        if (!allowed || !allowed[m.index]) {
+          ok = false;
+          break;
+        }
+        from = m.start + 1;
+      }
+      if (!ok) {
+        const std::string& t = matcher_.token(m.index);
+        throw ValueError("Encountered text corresponding to disallowed special token '" + t +
+                         "'.\nTo encode it as a special token, pass it in allowed_special (e.g. allowed_special={'" + t +
+                         "'} or \"all\"); to encode it as ordinary text, pass disallowed_special=() or leave it out "
+                         "of disallowed_special.");
+      }
+    }
+  }
+  size_t pos = 0;
+  if (allowed && matcher_.size()) {
+    SpecialMatch m;
+    while (matcher_.find(text, pos, allowed, m)) {
+      if (m.start > pos) enc_->encode(text.substr(pos, m.start - pos), pos, with_offsets, out);
+      out.ids.push_back(special_ids_[m.index]);
+      if (with_offsets) {
+        out.starts.push_back(uint32_t(m.start));
+        out.ends.push_back(uint32_t(m.end));
+      }
+      pos = m.end;
+    }
+  }
+  if (pos < text.size()) enc_->encode(text.substr(pos), pos, with_offsets, out);
+}
+
+void Tokenizer::encode_batch(const std::vector<std::string_view>& texts, const uint8_t* allowed,
+                             const uint8_t* disallowed, bool with_offsets, int num_threads,
+                             std::vector<Encoding>& out) const {
+  out.assign(texts.size(), Encoding{});
+  parallel_for(texts.size(), num_threads,
+               [&](int, size_t i) { encode(texts[i], allowed, disallowed, with_offsets, out[i]); });
+}
+
+void Tokenizer::encode_batch_flat(const std::vector<std::string_view>& texts, const uint8_t* allowed,
+                                  const uint8_t* disallowed, int num_threads, std::vector<uint32_t>& ids,
+                                  std::vector<int64_t>& doc_offsets) const {
+  std::vector<Encoding> encs;
+  encode_batch(texts, allowed, disallowed, false, num_threads, encs);
+  doc_offsets.assign(texts.size() + 1, 0);
+  for (size_t i = 0; i < encs.size(); ++i) doc_offsets[i + 1] = doc_offsets[i] + int64_t(encs[i].ids.size());
+  ids.resize(size_t(doc_offsets.back()));
+  parallel_for(encs.size(), num_threads, [&](int, size_t i) {
+    std::copy(encs[i].ids.begin(), encs[i].ids.end(), ids.begin() + doc_offsets[i]);
+    std::vector<uint32_t>().swap(encs[i].ids);
+  });
+}
+
+std::string Tokenizer::decode(const uint32_t* ids, size_t n) const {
+  std::string out;
+  size_t i = 0;
+  bool first = true;
+  while (i < n) {
+    uint32_t si = special_index_of_id(ids[i]);
+    if (si != kNoToken) {
+      out += matcher_.token(si);
+      ++i;
+      first = false;
+      continue;
+    }
+    size_t j = i;
+    while (j < n && special_index_of_id(ids[j]) == kNoToken) ++j;
+    size_t bad = enc_->decode(ids + i, j - i, first, out);
+    if (bad != j - i)
+      throw KeyError("unknown token id " + std::to_string(ids[i + bad]) + " at position " + std::to_string(i + bad) +
+                     " (the vocabulary has ids below " + std::to_string(id_bound()) + ")");
+    first = false;
+    i = j;
+  }
+  return out;
+}
+
+bool Tokenizer::token_bytes(uint32_t id, std::string& out) const {
+  uint32_t si = special_index_of_id(id);
+  if (si != kNoToken) {
+    out += matcher_.token(si);
+    return true;
+  }
+  return enc_->token_bytes(id, out);
+}
+
+uint32_t Tokenizer::token_to_id(std::string_view token) const {
+  for (uint32_t i = 0; i < matcher_.size(); ++i)
+    if (matcher_.token(i) == token) return special_ids_[i];
+  return enc_->token_to_id(token);
+}
+
+void byte_to_char_offsets(std::string_view text, std::vector<uint32_t>& offsets) {
+  if (offsets.empty()) return;
+  // Fast path: ASCII text needs no change.
+  bool ascii = true;
+  for (unsigned char c : text)
+    if (c >= 0x80) {
+      ascii = false;
+      break;
+    }
+  if (ascii) return;
+  // map[i] = index of the code point that starts at byte i (a continuation byte maps to the next code point).
+  std::vector<uint32_t> map(text.size() + 1);
+  uint32_t ch = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    bool cont = (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
+    map[i] = cont ? ch : ch++;
+  }
+  map[text.size()] = ch;
+  for (auto& o : offsets) o = o <= text.size() ? map[o] : ch;
+}
+
+}  // namespace fastlm
