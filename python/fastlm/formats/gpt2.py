@@ -1,0 +1,61 @@
+"""GPT-2 `encoder.json` (HF: vocab.json) + `vocab.bpe` (HF: merges.txt)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple, Union
+
+from .. import _core
+from ..tokenizer import Tokenizer
+from .bytelevel import token_to_bytes
+from .patterns import R50K_PATTERN
+from .tiktoken import build_bpe
+
+
+def read_merges(path: Union[str, os.PathLike]) -> List[Tuple[bytes, bytes]]:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{p}: not UTF-8 (byte {e.start})") from None
+    merges = []
+    for lineno, line in enumerate(text.split("\n"), 1):
+        line = line.rstrip("\r")
+        if not line or (lineno == 1 and line.startswith("#version")):
+            continue
+        parts = line.split(" ")
+        if len(parts) != 2 or not parts[0] or not parts[1]:
+            raise ValueError(f"{p}:{lineno}: expected two space-separated tokens per merge line, got {line!r}")
+        merges.append((token_to_bytes(parts[0], source=f"{p}:{lineno}"), token_to_bytes(parts[1], source=f"{p}:{lineno}")))
+    return merges
+
+
+def read_vocab_json(path: Union[str, os.PathLike]) -> Dict[bytes, int]:
+    p = Path(path)
+    try:
+        obj = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{p}:{e.lineno}:{e.colno}: invalid JSON ({e.msg})") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{p}: expected a JSON object mapping tokens to ids")
+    out = {}
+    for tok, i in obj.items():
+        if not isinstance(i, int) or isinstance(i, bool) or i < 0:
+            raise ValueError(f"{p}: token {tok!r} has id {i!r}; ids must be non-negative integers")
+        out[token_to_bytes(tok, source=str(p))] = i
+    return out
+
+
+def load_gpt2(encoder_json: Union[str, os.PathLike], vocab_bpe: Union[str, os.PathLike], *,
+              special_tokens: Optional[Dict[str, int]] = None) -> Tokenizer:
+    vocab = read_vocab_json(encoder_json)
+    merges = read_merges(vocab_bpe)
+    specials = dict(special_tokens) if special_tokens is not None else {}
+    if special_tokens is None and b"<|endoftext|>" in vocab:
+        specials["<|endoftext|>"] = vocab.pop(b"<|endoftext|>")
+    for t in specials:
+        vocab.pop(t.encode("utf-8"), None)
+    model = _core.BpeModel(list(vocab.items()), merges, False)
+    return build_bpe(model, pattern=R50K_PATTERN, special_tokens=specials, name="gpt2",
+                     state={"gpt2": (str(Path(encoder_json).resolve()), str(Path(vocab_bpe).resolve()))})

@@ -1,0 +1,73 @@
+"""tiktoken rank files (.tiktoken) and {bytes: rank} dicts."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Dict, Optional, Union
+
+from .. import _core
+from ..tokenizer import Tokenizer
+from .patterns import ENCODINGS, resolve_pattern, scanner_for
+
+
+def _published_name(path: Path) -> Optional[str]:
+    stem = path.name
+    if stem.endswith(".tiktoken"):
+        stem = stem[: -len(".tiktoken")]
+    return stem if stem in ENCODINGS else None
+
+
+def build_bpe(model: "_core.BpeModel", *, pattern: str, special_tokens: Optional[Dict[str, int]], name: str,
+              state: dict) -> Tokenizer:
+    if not isinstance(pattern, str) or not pattern:
+        raise ValueError("pattern must be a non-empty string: a regex or one of 'r50k', 'p50k', 'cl100k', 'o200k'")
+    pattern = resolve_pattern(pattern)
+    scanner = scanner_for(pattern)
+    kind = getattr(_core.PretokKind, scanner) if scanner else _core.PretokKind.NONE
+    specials = dict(special_tokens or {})
+    for tok, tid in specials.items():
+        if not isinstance(tok, str) or not isinstance(tid, int):
+            raise TypeError("special_tokens must map str -> int")
+        if model.token_bytes(tid) is not None:
+            raise ValueError(f"special token {tok!r} has id {tid}, which is already an ordinary token's id")
+    core = _core.Tokenizer(_core.BpeEncoder(model, kind), sorted(specials.items(), key=lambda kv: kv[1]))
+    st = dict(state)
+    st.update(kind="bpe", pattern=pattern, scanner=scanner, special_tokens=specials, name=name)
+    return Tokenizer(core, name=name, pattern=pattern, state=st)
+
+
+def load_tiktoken(path: Union[str, os.PathLike], *, pattern: Optional[str] = None,
+                  special_tokens: Optional[Dict[str, int]] = None, name: Optional[str] = None) -> Tokenizer:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise OSError(f"cannot read tiktoken file {str(p)!r}: {e.strerror}") from None
+    published = _published_name(p)
+    if pattern is None:
+        if published is None:
+            raise ValueError(
+                f"{p.name}: pattern= is required for a .tiktoken file that is not one of the published encodings "
+                f"({', '.join(sorted(ENCODINGS))}); pass a regex or a name such as pattern='cl100k'"
+            )
+        pattern = ENCODINGS[published]["pattern"]
+    if special_tokens is None:
+        special_tokens = dict(ENCODINGS[published]["special_tokens"]) if published else {}
+    model = _core.BpeModel.from_tiktoken_bytes(data, str(p))
+    return build_bpe(model, pattern=pattern, special_tokens=special_tokens, name=name or published or p.stem,
+                     state={"ranks_tiktoken": data})
+
+
+def from_ranks(ranks: Dict[bytes, int], *, pattern: str, special_tokens: Optional[Dict[str, int]] = None,
+               name: str = "") -> Tokenizer:
+    if not isinstance(ranks, dict):
+        raise TypeError("ranks must be a dict {bytes: int}")
+    items = []
+    for k, v in ranks.items():
+        if not isinstance(k, (bytes, bytearray)) or not isinstance(v, int):
+            raise TypeError(f"ranks must map bytes -> int; got {type(k).__name__} -> {type(v).__name__}")
+        if v < 0:
+            raise ValueError(f"rank {v} of {bytes(k)!r} is negative")
+        items.append((bytes(k), v))
+    model = _core.BpeModel(items, None, True)
+    return build_bpe(model, pattern=pattern, special_tokens=special_tokens, name=name, state={})

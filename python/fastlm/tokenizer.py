@@ -1,0 +1,470 @@
+"""The Tokenizer: tiktoken-style methods (encode/encode_batch/decode) and HF-style calls (pairs, offsets, padding).
+
+A Tokenizer wraps a `_core.Tokenizer` (special tokens + an algorithm's encoder, all in C++). Python holds the
+rules: option names, defaults, validation and messages.
+
+Conventions (DESIGN.md):
+* `encode(text)` returns the model's ids with NO post-processing (no BOS/EOS, no [CLS]/[SEP]), like tiktoken.
+* `tok(text, pair=None, ...)` applies the post-processor and returns an `Encoding`.
+* Special tokens in user text are NOT parsed unless allowed (`allowed_special`), and by default text that looks
+  like a special token raises ValueError (`disallowed_special="all"`), as tiktoken does.
+"""
+from __future__ import annotations
+
+import os
+from typing import AbstractSet, Any, Collection, Dict, Iterable, List, Literal, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from .encoding import BatchEncoding, Encoding, pad_encoding, padded_length
+from .postprocess import TemplateProcessing
+
+SpecialSet = Union[Literal["all"], AbstractSet[str], Collection[str]]
+TextInput = Union[str, bytes]
+
+
+def _fix_surrogates(text: str) -> str:
+    # Same rule as tiktoken: re-encode through UTF-16 so paired surrogates merge and lone ones become U+FFFD.
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _threads(num_threads: Optional[int]) -> int:
+    if num_threads is None:
+        return 0  # all cores
+    if not isinstance(num_threads, int) or num_threads < 1:
+        raise ValueError(f"num_threads must be a positive int or None, not {num_threads!r}")
+    return num_threads
+
+
+class Tokenizer:
+    """A tokenizer over the C++ core. Build one with `fastlm.load(path)`, a `from_*` constructor or `fastlm.train`."""
+
+    def __init__(
+        self,
+        core: "_core.Tokenizer",
+        *,
+        name: str = "",
+        pattern: Optional[str] = None,
+        post_processor: Optional[TemplateProcessing] = None,
+        state: Optional[dict] = None,
+        pad_token: Optional[str] = None,
+    ) -> None:
+        self._core = core
+        self.name = name
+        self.pattern = pattern
+        self.post_processor = post_processor
+        self._state = state or {}
+        specials = core.specials
+        self._special_tokens: Dict[str, int] = dict(specials)
+        self._special_order = [t for t, _ in specials]
+        self._all_mask = b"\x01" * len(specials) if specials else None
+        self._regex: Any = None
+        if pattern is not None and self._state.get("scanner") is None and self._state.get("kind") == "bpe":
+            try:
+                import regex
+            except ImportError:  # pragma: no cover - regex is a test extra
+                raise ImportError(
+                    "a custom pre-tokenizer pattern needs the `regex` module: pip install regex "
+                    "(the built-in r50k/p50k/cl100k/o200k patterns do not)"
+                ) from None
+            self._regex = regex.compile(pattern)
+        self.pad_token = pad_token
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def special_tokens(self) -> Dict[str, int]:
+        return dict(self._special_tokens)
+
+    @property
+    def special_tokens_set(self) -> set:
+        return set(self._special_tokens)
+
+    @property
+    def n_vocab(self) -> int:
+        """Max token id + 1 (tiktoken's name)."""
+        return int(self._core.id_bound)
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of tokens, special tokens included."""
+        return int(self._core.encoder.vocab_size) + len(self._special_tokens)
+
+    @property
+    def model_type(self) -> str:
+        return str(self._core.encoder.type)
+
+    @property
+    def eot_token(self) -> int:
+        for t in ("<|endoftext|>", "</s>", "[SEP]", "<eos>"):
+            if t in self._special_tokens:
+                return self._special_tokens[t]
+        raise AttributeError("this tokenizer has no end-of-text token")
+
+    def token_to_id(self, token: Union[str, bytes]) -> Optional[int]:
+        return self._core.token_to_id(token)
+
+    def id_to_token(self, id: int) -> Optional[str]:
+        b = self._core.token_bytes(int(id))
+        return None if b is None else b.decode("utf-8", errors="replace")
+
+    def decode_single_token_bytes(self, token: int) -> bytes:
+        b = self._core.token_bytes(int(token))
+        if b is None:
+            raise KeyError(f"unknown token id {token} (ids are below {self.n_vocab})")
+        return bytes(b)
+
+    # ------------------------------------------------------------------ special-token masks
+    def _masks(self, allowed_special: SpecialSet, disallowed_special: SpecialSet) -> Tuple[Optional[bytes], Optional[bytes]]:
+        if not self._special_order:
+            return None, None
+        if allowed_special == "all":
+            allowed = set(self._special_order)
+        else:
+            if isinstance(allowed_special, str):
+                raise TypeError("allowed_special must be 'all' or a set of strings, not a single string")
+            allowed = set(allowed_special)
+        if disallowed_special == "all":
+            disallowed = set(self._special_order) - allowed
+        else:
+            if isinstance(disallowed_special, str):
+                raise TypeError("disallowed_special must be 'all' or a set of strings, not a single string")
+            disallowed = set(disallowed_special)
+        if not allowed and disallowed >= set(self._special_order):
+            return None, self._all_mask
+        am = bytes(1 if t in allowed else 0 for t in self._special_order) if allowed else None
+        dm = bytes(1 if t in disallowed else 0 for t in self._special_order) if disallowed else None
+        return am, dm
+
+    # ------------------------------------------------------------------ tiktoken-style encoding
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: SpecialSet = frozenset(),
+        disallowed_special: SpecialSet = "all",
+    ) -> List[int]:
+        """Encode text to the model's ids (no post-processing). Raises ValueError on a disallowed special token."""
+        a, d = self._masks(allowed_special, disallowed_special)
+        if self._regex is not None:
+            return self._encode_regex(text, a, d)
+        try:
+            return self._core.encode(text, a, d)
+        except UnicodeEncodeError:
+            return self._core.encode(_fix_surrogates(text), a, d)
+
+    def encode_ordinary(self, text: str) -> List[int]:
+        """Encode text with special tokens treated as plain text."""
+        if self._regex is not None:
+            return self._encode_regex(text, None, None)
+        try:
+            return self._core.encode(text, None, None)
+        except UnicodeEncodeError:
+            return self._core.encode(_fix_surrogates(text), None, None)
+
+    def encode_bytes(self, data: bytes) -> List[int]:
+        """Encode raw bytes (may be invalid UTF-8) as ordinary text. `decode_bytes` restores them exactly."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"encode_bytes takes bytes, not {type(data).__name__}")
+        data = bytes(data)
+        if self._regex is not None:
+            return self._encode_regex(data.decode("utf-8", "surrogateescape"), None, None)
+        return self._core.encode(data, None, None)
+
+    def encode_to_numpy(self, text: str, *, allowed_special: SpecialSet = frozenset(),
+                        disallowed_special: SpecialSet = "all") -> np.ndarray:
+        """Like encode, but returns a uint32 numpy array (no Python int per token)."""
+        if self._regex is not None:
+            return np.asarray(self.encode(text, allowed_special=allowed_special, disallowed_special=disallowed_special),
+                              dtype=np.uint32)
+        a, d = self._masks(allowed_special, disallowed_special)
+        try:
+            return self._core.encode_numpy(text, a, d)
+        except UnicodeEncodeError:
+            return self._core.encode_numpy(_fix_surrogates(text), a, d)
+
+    def _encode_regex(self, text: Union[str, bytes], a: Optional[bytes], d: Optional[bytes]) -> List[int]:
+        """General path for custom patterns: `regex` splits, the C++ model merges."""
+        import regex
+
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "surrogateescape")
+        toks = self._special_order
+        if d is not None:
+            dis = [t for t, m in zip(toks, d) if m]
+            if dis:
+                m = regex.search("|".join(regex.escape(t) for t in sorted(dis, key=len, reverse=True)), text)
+                if m:
+                    raise ValueError(
+                        f"Encountered text corresponding to disallowed special token {m.group()!r}.\n"
+                        f"To encode it as a special token, pass it in allowed_special; to encode it as ordinary text, "
+                        f"pass disallowed_special=() or leave it out of disallowed_special."
+                    )
+        allowed = [t for t, m in zip(toks, a) if m] if a is not None else []
+        model = self._core.encoder.model
+        out: List[int] = []
+
+        def ordinary(seg: str) -> None:
+            if seg:
+                pieces = [p.encode("utf-8", "surrogateescape") for p in self._regex.findall(seg)]
+                out.extend(model.encode_pieces(pieces))
+
+        if allowed:
+            sp = regex.compile("|".join(regex.escape(t) for t in sorted(allowed, key=len, reverse=True)))
+            pos = 0
+            for m in sp.finditer(text):
+                ordinary(text[pos:m.start()])
+                out.append(self._special_tokens[m.group()])
+                pos = m.end()
+            ordinary(text[pos:])
+        else:
+            ordinary(text)
+        return out
+
+    def encode_batch(
+        self,
+        texts: Sequence[str],
+        *,
+        num_threads: Optional[int] = None,
+        allowed_special: SpecialSet = frozenset(),
+        disallowed_special: SpecialSet = "all",
+    ) -> List[List[int]]:
+        """Encode many texts on C++ threads (GIL released). num_threads=None uses every core."""
+        texts = self._check_texts(texts)
+        a, d = self._masks(allowed_special, disallowed_special)
+        if self._regex is not None:
+            return [self.encode(t, allowed_special=allowed_special, disallowed_special=disallowed_special) for t in texts]
+        try:
+            return self._core.encode_batch(texts, a, d, _threads(num_threads))
+        except UnicodeEncodeError:
+            return self._core.encode_batch([_fix_surrogates(t) for t in texts], a, d, _threads(num_threads))
+
+    def encode_ordinary_batch(self, texts: Sequence[str], *, num_threads: Optional[int] = None) -> List[List[int]]:
+        return self.encode_batch(texts, num_threads=num_threads, disallowed_special=())
+
+    def encode_batch_to_numpy(
+        self,
+        texts: Sequence[str],
+        *,
+        num_threads: Optional[int] = None,
+        allowed_special: SpecialSet = frozenset(),
+        disallowed_special: SpecialSet = "all",
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Encode a batch to (ids: uint32[N], offsets: int64[len(texts) + 1]); document i is ids[offsets[i]:offsets[i+1]]."""
+        texts = self._check_texts(texts)
+        a, d = self._masks(allowed_special, disallowed_special)
+        if self._regex is not None:
+            lists = self.encode_batch(texts, allowed_special=allowed_special, disallowed_special=disallowed_special)
+            offs = np.zeros(len(lists) + 1, dtype=np.int64)
+            np.cumsum([len(x) for x in lists], out=offs[1:])
+            flat = np.fromiter((i for x in lists for i in x), dtype=np.uint32, count=int(offs[-1]))
+            return flat, offs
+        try:
+            return self._core.encode_batch_flat(texts, a, d, _threads(num_threads))
+        except UnicodeEncodeError:
+            return self._core.encode_batch_flat([_fix_surrogates(t) for t in texts], a, d, _threads(num_threads))
+
+    @staticmethod
+    def _check_texts(texts: Sequence[str]) -> list:
+        if isinstance(texts, (str, bytes)):
+            raise TypeError("encode_batch takes a list of texts; for one text use encode()")
+        texts = list(texts)
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise TypeError(f"texts[{i}] is {type(t).__name__}, expected str")
+        return texts
+
+    # ------------------------------------------------------------------ decoding
+    def decode_bytes(self, tokens: Union[Sequence[int], np.ndarray]) -> bytes:
+        """Decode ids to bytes. Unknown ids raise KeyError."""
+        return self._core.decode_bytes(tokens)
+
+    def decode(self, tokens: Union[Sequence[int], np.ndarray], errors: str = "replace") -> str:
+        """Decode ids to text; invalid UTF-8 is handled by `errors` (as in bytes.decode)."""
+        return self._core.decode_bytes(tokens).decode("utf-8", errors=errors)
+
+    def decode_batch(self, batch: Sequence[Sequence[int]], errors: str = "replace") -> List[str]:
+        return [self.decode(t, errors=errors) for t in batch]
+
+    # ------------------------------------------------------------------ HF-style call
+    def __call__(
+        self,
+        text: Union[str, Sequence[str]],
+        pair: Union[str, Sequence[str], None] = None,
+        *,
+        add_special_tokens: bool = True,
+        padding: Union[bool, str] = False,
+        truncation: Union[bool, str] = False,
+        max_length: Optional[int] = None,
+        pad_to_multiple_of: Optional[int] = None,
+        padding_side: str = "right",
+        num_threads: Optional[int] = None,
+    ) -> Union[Encoding, BatchEncoding]:
+        """HF-style encoding with the post-processor, offsets, attention mask, and optional padding/truncation.
+
+        A str gives an `Encoding`; a list of str gives a `BatchEncoding`. Special tokens in the text are not parsed.
+        """
+        if isinstance(text, str):
+            if pair is not None and not isinstance(pair, str):
+                raise TypeError("pair must be a str when text is a str")
+            enc = self._encode_one(text, pair, add_special_tokens, truncation, max_length)
+            target = padded_length([len(enc)], padding, max_length, pad_to_multiple_of)
+            if target is not None:
+                pad_encoding(enc, target, self._pad_id(), side=padding_side)
+            return enc
+        texts = self._check_texts(text)
+        pairs = None
+        if pair is not None:
+            pairs = self._check_texts(pair)
+            if len(pairs) != len(texts):
+                raise ValueError(f"got {len(texts)} texts but {len(pairs)} pairs")
+        encs = self._encode_many(texts, pairs, add_special_tokens, truncation, max_length, num_threads)
+        target = padded_length([len(e) for e in encs], padding, max_length, pad_to_multiple_of)
+        if target is not None:
+            pid = self._pad_id()
+            for e in encs:
+                pad_encoding(e, target, pid, side=padding_side)
+        return BatchEncoding(encs)
+
+    def _pad_id(self) -> int:
+        for t in ([self.pad_token] if self.pad_token else []) + ["[PAD]", "<pad>", "<|padding|>", "<|endoftext|>"]:
+            if t in self._special_tokens:
+                return self._special_tokens[t]
+            i = self._core.token_to_id(t)
+            if i is not None:
+                return int(i)
+        raise ValueError("padding needs a pad token: this tokenizer has none (set tok.pad_token = '<token>')")
+
+    def _raw_with_offsets(self, texts: List[str], num_threads: Optional[int]) -> list:
+        try:
+            return self._core.encode_batch_with_offsets(texts, None, None, _threads(num_threads))
+        except UnicodeEncodeError:
+            return self._core.encode_batch_with_offsets([_fix_surrogates(t) for t in texts], None, None,
+                                                         _threads(num_threads))
+
+    def _encode_many(self, texts: List[str], pairs: Optional[List[str]], add_special_tokens: bool,
+                     truncation: Union[bool, str], max_length: Optional[int],
+                     num_threads: Optional[int]) -> List[Encoding]:
+        raw = self._raw_with_offsets(texts + (pairs or []), num_threads)
+        n = len(texts)
+        out = []
+        for i in range(n):
+            a = raw[i]
+            b = raw[n + i] if pairs is not None else None
+            out.append(self._assemble(a, b, add_special_tokens, truncation, max_length))
+        return out
+
+    def _encode_one(self, text: str, pair: Optional[str], add_special_tokens: bool,
+                    truncation: Union[bool, str], max_length: Optional[int]) -> Encoding:
+        return self._encode_many([text], [pair] if pair is not None else None, add_special_tokens, truncation,
+                                 max_length, 1)[0]
+
+    def _assemble(self, a: tuple, b: Optional[tuple], add_special_tokens: bool,
+                  truncation: Union[bool, str], max_length: Optional[int]) -> Encoding:
+        ids_a = a[0].tolist()
+        off_a = list(zip(a[1].tolist(), a[2].tolist()))
+        ids_b = b[0].tolist() if b is not None else None
+        off_b = list(zip(b[1].tolist(), b[2].tolist())) if b is not None else None
+        if truncation not in (False, None, "do_not_truncate"):
+            if max_length is None:
+                raise ValueError("truncation needs max_length")
+            budget = max_length
+            if add_special_tokens and self.post_processor is not None:
+                budget -= self.post_processor.num_special_tokens(ids_b is not None)
+            if budget < 0:
+                raise ValueError(f"max_length={max_length} is smaller than the number of special tokens added")
+            strategy = "longest_first" if truncation is True else truncation
+            ids_a, off_a, ids_b, off_b = _truncate(ids_a, off_a, ids_b, off_b, budget, strategy)
+        if add_special_tokens and self.post_processor is not None:
+            ids, types, special, offs, seq = self.post_processor.apply(ids_a, ids_b, off_a, off_b)
+        else:
+            ids = ids_a + (ids_b or [])
+            types = [0] * len(ids_a) + [1] * len(ids_b or [])
+            special = [0] * len(ids)
+            offs = off_a + (off_b or [])
+            seq = [0] * len(ids_a) + [1] * len(ids_b or [])
+        return Encoding(ids=ids, type_ids=types, attention_mask=[1] * len(ids), offsets=offs,
+                        special_tokens_mask=special, sequence_ids=list(seq))
+
+    # ------------------------------------------------------------------ persistence
+    def __reduce__(self) -> tuple:
+        from .formats import rebuild
+
+        return (rebuild, (self._state_for_pickle(),))
+
+    def _state_for_pickle(self) -> dict:
+        st = dict(self._state)
+        st.setdefault("name", self.name)
+        if st.get("kind") == "bpe" and "ranks" not in st and "path" not in st:
+            st["ranks_tiktoken"] = _core.format_tiktoken(self._core.encoder.model)
+        return st
+
+    def save_tiktoken(self, path: Union[str, os.PathLike]) -> None:
+        """Write the ranks as a .tiktoken file (atomically). Only for byte-level BPE with the tiktoken merge rule."""
+        from ._io import atomic_write_bytes
+
+        if self.model_type != "BPE":
+            raise ValueError(f"a .tiktoken file holds byte-level BPE ranks; this is a {self.model_type} tokenizer")
+        atomic_write_bytes(path, _core.format_tiktoken(self._core.encoder.model))
+
+    def __repr__(self) -> str:
+        return f"<fastlm.Tokenizer {self.name or self.model_type} vocab={self.vocab_size}>"
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_tiktoken(cls, path: Union[str, os.PathLike], *, pattern: Optional[str] = None,
+                      special_tokens: Optional[Dict[str, int]] = None, name: Optional[str] = None) -> "Tokenizer":
+        """Load a .tiktoken rank file. Published names (r50k/p50k/cl100k/o200k_base) get their pattern and special
+        tokens; any other file needs `pattern=`."""
+        from .formats.tiktoken import load_tiktoken
+
+        return load_tiktoken(path, pattern=pattern, special_tokens=special_tokens, name=name)
+
+    @classmethod
+    def from_ranks(cls, ranks: Dict[bytes, int], *, pattern: str, special_tokens: Optional[Dict[str, int]] = None,
+                   name: str = "") -> "Tokenizer":
+        """Build from a {token bytes: rank} dict and a pattern (name or regex), like `tiktoken.Encoding`."""
+        from .formats.tiktoken import from_ranks
+
+        return from_ranks(ranks, pattern=pattern, special_tokens=special_tokens, name=name)
+
+    @classmethod
+    def from_gpt2(cls, encoder_json: Union[str, os.PathLike], vocab_bpe: Union[str, os.PathLike], *,
+                  special_tokens: Optional[Dict[str, int]] = None) -> "Tokenizer":
+        """Load GPT-2 `encoder.json` (HF: vocab.json) + `vocab.bpe` (HF: merges.txt)."""
+        from .formats.gpt2 import load_gpt2
+
+        return load_gpt2(encoder_json, vocab_bpe, special_tokens=special_tokens)
+
+
+def _truncate(ids_a: List[int], off_a: list, ids_b: Optional[List[int]], off_b: Optional[list], budget: int,
+              strategy: str) -> tuple:
+    la, lb = len(ids_a), len(ids_b or [])
+    if la + lb <= budget:
+        return ids_a, off_a, ids_b, off_b
+    if strategy == "longest_first":
+        if ids_b is None:
+            return ids_a[:budget], off_a[:budget], None, None
+        # remove one token at a time from the longer sequence (ties: the first)
+        over = la + lb - budget
+        na, nb = la, lb
+        while over > 0:
+            if na >= nb:
+                na -= 1
+            else:
+                nb -= 1
+            over -= 1
+        return ids_a[:na], off_a[:na], ids_b[:nb], off_b[:nb]  # type: ignore[index]
+    if strategy == "only_first":
+        keep = budget - lb
+        if keep < 0:
+            raise ValueError("only_first truncation cannot fit: the second sequence alone exceeds max_length")
+        return ids_a[:keep], off_a[:keep], ids_b, off_b
+    if strategy == "only_second":
+        if ids_b is None:
+            raise ValueError("only_second truncation needs a pair")
+        keep = budget - la
+        if keep < 0:
+            raise ValueError("only_second truncation cannot fit: the first sequence alone exceeds max_length")
+        return ids_a, off_a, ids_b[:keep], off_b[:keep]  # type: ignore[index]
+    raise ValueError(f"truncation must be True, 'longest_first', 'only_first' or 'only_second', not {strategy!r}")
