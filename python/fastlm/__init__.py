@@ -11,6 +11,7 @@ from .api import load, tokenize
 from .encoding import BatchEncoding, Encoding
 from .postprocess import TemplateProcessing
 from .tokenizer import Tokenizer
+from .train import train
 
 __version__ = "0.1.0"
 
@@ -39,5 +40,6 @@ __all__ = [
     "Encoding",
     "BatchEncoding",
     "TemplateProcessing",
+    "train",
     *_LAZY,
 ]

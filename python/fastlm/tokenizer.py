@@ -399,6 +399,15 @@ class Tokenizer:
             st["ranks_tiktoken"] = _core.format_tiktoken(self._core.encoder.model)
         return st
 
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Save atomically. `*.tiktoken` writes tiktoken ranks; anything else writes HF tokenizer.json."""
+        if os.fspath(path).endswith(".tiktoken"):
+            self.save_tiktoken(path)
+            return
+        from .formats import hf_json
+
+        hf_json.save(self, path)
+
     def save_tiktoken(self, path: Union[str, os.PathLike]) -> None:
         """Write the ranks as a .tiktoken file (atomically). Only for byte-level BPE with the tiktoken merge rule."""
         from ._io import atomic_write_bytes

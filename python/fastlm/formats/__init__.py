@@ -59,6 +59,19 @@ def _load_gpt2(p: Path, **kw: Any) -> Tokenizer:
     return load_gpt2(enc, mer, **kw)
 
 
+def _is_hf_json(p: Path) -> bool:
+    if p.is_dir():
+        return (p / "tokenizer.json").exists()
+    return p.suffix == ".json" and p.name not in ("encoder.json", "vocab.json")
+
+
+def _load_hf_json(p: Path, **kw: Any) -> Tokenizer:
+    from . import hf_json
+
+    return hf_json.load(p / "tokenizer.json" if p.is_dir() else p, **kw)
+
+
+register(_is_hf_json, _load_hf_json)
 register(lambda p: p.is_file() and _looks_tiktoken(p), _load_tiktoken)
 register(_is_gpt2, _load_gpt2)
 

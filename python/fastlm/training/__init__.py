@@ -1,0 +1,1 @@
+"""Tokenizer trainers, one module per algorithm (bpe, wordpiece, unigram)."""
