@@ -5,14 +5,15 @@ namespace bpe {
 
 void BpeEncoder::encode(std::string_view text, size_t base, bool with_offsets, Encoding& out) const {
   const BpeModel& m = *model_;
+  BpeScratch* sc = &thread_scratch(m.serial());
   if (!with_offsets) {
     out.ids.reserve(out.ids.size() + text.size() / 3);
-    pretokenize(kind_, text, [&](size_t a, size_t b) { m.encode_piece(text.substr(a, b - a), out.ids); });
+    pretokenize(kind_, text, [&](size_t a, size_t b) { m.encode_piece(text.substr(a, b - a), out.ids, sc); });
     return;
   }
   pretokenize(kind_, text, [&](size_t a, size_t b) {
     size_t first = out.ids.size();
-    m.encode_piece(text.substr(a, b - a), out.ids);
+    m.encode_piece(text.substr(a, b - a), out.ids, sc);
     size_t pos = base + a;
     for (size_t i = first; i < out.ids.size(); ++i) {
       size_t len = m.token_bytes(out.ids[i]).size();

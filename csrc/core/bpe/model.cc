@@ -1,6 +1,8 @@
 #include "core/bpe/model.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <queue>
 #include <tuple>
 
@@ -8,6 +10,16 @@
 
 namespace fastlm {
 namespace bpe {
+
+namespace {
+std::atomic<uint64_t> g_serial{1};
+thread_local BpeScratch t_scratch;
+}  // namespace
+
+BpeScratch& thread_scratch(uint64_t serial) {
+  if (t_scratch.owner != serial) t_scratch.reset(serial);
+  return t_scratch;
+}
 
 namespace {
 std::string hex_byte(unsigned c) {
@@ -29,7 +41,7 @@ std::string printable(std::string_view s) {
 
 BpeModel::BpeModel(std::vector<std::pair<std::string, uint32_t>> vocab,
                    const std::vector<std::pair<std::string, std::string>>* merges, bool whole_piece_lookup)
-    : whole_piece_lookup_(whole_piece_lookup) {
+    : whole_piece_lookup_(whole_piece_lookup), serial_(g_serial.fetch_add(1)) {
   if (vocab.empty()) throw ValueError("BPE vocabulary is empty");
   uint32_t max_id = 0;
   for (auto& kv : vocab) {
@@ -107,6 +119,16 @@ BpeModel::BpeModel(std::vector<std::pair<std::string, uint32_t>> vocab,
       }
     }
   }
+  build_byte_pairs();
+}
+
+void BpeModel::build_byte_pairs() {
+  byte_pairs_.assign(65536, PairMap::Value{kNoId, kNoId});
+  for (uint32_t a = 0; a < 256; ++a)
+    for (uint32_t b = 0; b < 256; ++b) {
+      const PairMap::Value* v = pairs_.find(byte_id_[a], byte_id_[b]);
+      if (v) byte_pairs_[(a << 8) | b] = *v;
+    }
 }
 
 std::vector<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>> BpeModel::merge_table() const {
@@ -119,7 +141,7 @@ std::vector<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>> BpeModel::merge_
   return out;
 }
 
-void BpeModel::encode_piece(std::string_view piece, std::vector<uint32_t>& out) const {
+void BpeModel::encode_piece(std::string_view piece, std::vector<uint32_t>& out, BpeScratch* scratch) const {
   const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
   size_t n = piece.size();
   if (n == 0) return;
@@ -127,15 +149,38 @@ void BpeModel::encode_piece(std::string_view piece, std::vector<uint32_t>& out) 
     out.push_back(byte_id_[p[0]]);
     return;
   }
+  if (scratch && n <= BpeScratch::kMaxKey) {
+    uint64_t h = hash_bytes(p, n) | 1;
+    BpeScratch::Slot& s = scratch->slots[h & (BpeScratch::kSlots - 1)];
+    if (s.tag == h && s.klen == n && std::memcmp(s.key, p, n) == 0) {
+      out.insert(out.end(), s.ids, s.ids + s.nids);
+      return;
+    }
+    size_t first = out.size();
+    encode_uncached(p, n, out, scratch);
+    size_t k = out.size() - first;
+    if (k <= BpeScratch::kMaxIds) {
+      s.tag = h;
+      s.klen = uint8_t(n);
+      s.nids = uint8_t(k);
+      std::memcpy(s.key, p, n);
+      std::memcpy(s.ids, out.data() + first, k * sizeof(uint32_t));
+    }
+    return;
+  }
+  encode_uncached(p, n, out, scratch);
+}
+
+void BpeModel::encode_uncached(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const {
   if (whole_piece_lookup_) {
-    uint32_t id = find(piece);
+    uint32_t id = find(std::string_view(reinterpret_cast<const char*>(p), n));
     if (id != kNoId) {
       out.push_back(id);
       return;
     }
   }
   if (n <= kSmallPiece) encode_small(p, n, out);
-  else encode_heap(p, n, out);
+  else encode_heap(p, n, out, scratch);
 }
 
 void BpeModel::encode_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
@@ -152,7 +197,11 @@ void BpeModel::encode_small(const unsigned char* p, size_t n, std::vector<uint32
       pri[i] = kNoId;
     }
   };
-  for (size_t i = 0; i + 1 < m; ++i) set_pair(i);
+  for (size_t i = 0; i + 1 < m; ++i) {
+    const PairMap::Value* v = byte_pair(p[i], p[i + 1]);
+    pri[i] = v ? v->a : kNoId;
+    mid[i] = v ? v->b : kNoId;
+  }
   while (m > 1) {
     size_t best = 0;
     uint32_t bp = pri[0];
@@ -176,25 +225,26 @@ void BpeModel::encode_small(const unsigned char* p, size_t n, std::vector<uint32
   out.insert(out.end(), ids, ids + m);
 }
 
-void BpeModel::encode_heap(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
+void BpeModel::encode_heap(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const {
   // Nodes are byte positions; a merged part lives at its leftmost position. Heap entries carry the ids they were
   // computed for, so stale entries (a neighbour changed) are detected and skipped (lazy deletion).
-  struct Entry {
-    uint32_t pri;
-    uint32_t pos;
-    uint32_t left;
-    uint32_t right;
-    bool operator>(const Entry& o) const { return pri != o.pri ? pri > o.pri : pos > o.pos; }
-  };
-  std::vector<uint32_t> ids(n), next(n), prev(n);
+  using Entry = HeapEntry;
+  BpeScratch local;
+  BpeScratch& sc = scratch ? *scratch : local;
+  sc.ids.resize(n);
+  sc.next.resize(n);
+  sc.prev.resize(n);
+  uint32_t* ids = sc.ids.data();
+  uint32_t* next = sc.next.data();
+  uint32_t* prev = sc.prev.data();
   for (size_t i = 0; i < n; ++i) {
     ids[i] = byte_id_[p[i]];
     next[i] = uint32_t(i + 1);
     prev[i] = i ? uint32_t(i - 1) : kNoId;
   }
   next[n - 1] = kNoId;
-  std::vector<Entry> heap;
-  heap.reserve(n);
+  std::vector<Entry>& heap = sc.heap;
+  heap.clear();
   auto push = [&](uint32_t i) {
     uint32_t j = next[i];
     if (j == kNoId) return;
@@ -205,7 +255,7 @@ void BpeModel::encode_heap(const unsigned char* p, size_t n, std::vector<uint32_
     }
   };
   for (size_t i = 0; i + 1 < n; ++i) {
-    const PairMap::Value* v = pairs_.find(ids[i], ids[i + 1]);
+    const PairMap::Value* v = byte_pair(p[i], p[i + 1]);
     if (v) heap.push_back(Entry{v->a, uint32_t(i), ids[i], ids[i + 1]});
   }
   std::make_heap(heap.begin(), heap.end(), std::greater<Entry>());

@@ -53,7 +53,11 @@ def load_tiktoken(path: Union[str, os.PathLike], *, pattern: Optional[str] = Non
         pattern = ENCODINGS[published]["pattern"]
     if special_tokens is None:
         special_tokens = dict(ENCODINGS[published]["special_tokens"]) if published else {}
-    model = _core.BpeModel.from_tiktoken_bytes(data, str(p))
+    try:
+        model = _core.BpeModel.from_tiktoken_bytes(data, str(p))
+    except ValueError as e:
+        msg = str(e)
+        raise ValueError(msg if msg.startswith(str(p)) else f"{p}: {msg}") from None
     return build_bpe(model, pattern=pattern, special_tokens=special_tokens, name=name or published or p.stem,
                      state={"ranks_tiktoken": data})
 
