@@ -17,10 +17,14 @@ def _published_name(path: Path) -> Optional[str]:
     return stem if stem in ENCODINGS else None
 
 
-def build_bpe(model: "_core.BpeModel", *, pattern: str, special_tokens: Optional[Dict[str, int]], name: str,
-              state: dict) -> Tokenizer:
+def _check_pattern(pattern: object) -> None:
     if not isinstance(pattern, str) or not pattern:
         raise ValueError("pattern must be a non-empty string: a regex or one of 'r50k', 'p50k', 'cl100k', 'o200k'")
+
+
+def build_bpe(model: "_core.BpeModel", *, pattern: str, special_tokens: Optional[Dict[str, int]], name: str,
+              state: dict) -> Tokenizer:
+    _check_pattern(pattern)
     pattern = resolve_pattern(pattern)
     scanner = scanner_for(pattern)
     kind = getattr(_core.PretokKind, scanner) if scanner else _core.PretokKind.NONE
@@ -64,6 +68,7 @@ def load_tiktoken(path: Union[str, os.PathLike], *, pattern: Optional[str] = Non
 
 def from_ranks(ranks: Dict[bytes, int], *, pattern: str, special_tokens: Optional[Dict[str, int]] = None,
                name: str = "") -> Tokenizer:
+    _check_pattern(pattern)
     if not isinstance(ranks, dict):
         raise TypeError("ranks must be a dict {bytes: int}")
     items = []

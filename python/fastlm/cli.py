@@ -1,0 +1,140 @@
+"""The `fastlm` command: demo, encode, train, info, bench.
+
+User mistakes print one line on stderr and exit with status 2 (no traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+
+def _die(msg: str) -> int:
+    print(f"fastlm: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def _cmd_demo(args: argparse.Namespace, rest: List[str]) -> int:
+    try:
+        from .demo import main as demo_main
+    except ImportError as e:
+        return _die(f"the demo needs the model extras: pip install 'fastlm[torch]' ({e})")
+    return int(demo_main(rest) or 0)
+
+
+def _cmd_encode(args: argparse.Namespace, rest: List[str]) -> int:
+    from .shards import encode_files
+
+    index = encode_files(args.files, args.tokenizer, args.output, dtype=args.dtype, num_threads=args.num_threads,
+                         progress=not args.no_progress, eot=None if args.no_eot else -1)
+    n = sum(s["n_tokens"] for s in index["shards"])
+    print(f"wrote {len(index['shards'])} shard(s), {n} tokens ({index['dtype']}) to {args.output}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace, rest: List[str]) -> int:
+    from .train import train
+
+    opts = {"vocab_size": args.vocab_size, "progress": not args.no_progress}
+    if args.pattern:
+        opts["pattern"] = args.pattern
+    if args.special_tokens:
+        opts["special_tokens"] = args.special_tokens.split(",")
+    if args.min_frequency is not None:
+        opts["min_frequency"] = args.min_frequency
+    if args.num_threads is not None:
+        opts["num_threads"] = args.num_threads
+    tok = train(args.model, args.files, **opts)
+    tok.save(args.output)
+    print(f"trained {args.model} tokenizer with {tok.vocab_size} tokens -> {args.output}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace, rest: List[str]) -> int:
+    from .api import load
+
+    tok = load(args.path)
+    print(f"path:        {args.path}")
+    print(f"name:        {tok.name}")
+    print(f"model:       {tok.model_type}")
+    print(f"vocab size:  {tok.vocab_size} (ids below {tok.n_vocab})")
+    norm = tok._state.get("normalizer")
+    print(f"normalizer:  {norm if norm else 'none'}")
+    print(f"pattern:     {tok.pattern if tok.pattern else 'none'}")
+    specials = ", ".join(f"{t}={i}" for t, i in sorted(tok.special_tokens.items(), key=lambda kv: kv[1]))
+    print(f"specials:    {specials or 'none'}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace, rest: List[str]) -> int:
+    from .bench import run_cli_bench
+
+    return int(run_cli_bench(args.files, tokenizer=args.tokenizer, plot=args.plot, threads=args.threads) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fastlm", description="fast tokenizers and attention for language models")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="run the main job on a built-in default (no arguments or data needed)",
+                       add_help=False)
+    d.set_defaults(func=_cmd_demo)
+
+    e = sub.add_parser("encode", help="encode text files into token shards (.bin + offsets)")
+    e.add_argument("files", nargs="+", help="UTF-8 text files; each non-blank line is a document")
+    e.add_argument("--tokenizer", required=True, help="tokenizer file (.tiktoken, tokenizer.json, vocab.txt, .model)")
+    e.add_argument("-o", "--output", required=True, help="output directory")
+    e.add_argument("--dtype", default="auto", choices=["auto", "uint16", "uint32"])
+    e.add_argument("--num-threads", type=int, default=None)
+    e.add_argument("--no-eot", action="store_true", help="do not append the end-of-text token after each document")
+    e.add_argument("--no-progress", action="store_true")
+    e.set_defaults(func=_cmd_encode)
+
+    t = sub.add_parser("train", help="train a tokenizer")
+    t.add_argument("files", nargs="+")
+    t.add_argument("--model", required=True, choices=["bpe", "wordpiece", "unigram"])
+    t.add_argument("--vocab-size", type=int, required=True)
+    t.add_argument("--pattern", default=None, help="BPE pre-tokenizer: r50k, cl100k, o200k or a regex")
+    t.add_argument("--special-tokens", default=None, help="comma-separated special tokens")
+    t.add_argument("--min-frequency", type=int, default=None)
+    t.add_argument("--num-threads", type=int, default=None)
+    t.add_argument("-o", "--output", required=True, help="tokenizer.json (or .tiktoken for BPE)")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=_cmd_train)
+
+    i = sub.add_parser("info", help="describe a tokenizer file")
+    i.add_argument("path")
+    i.set_defaults(func=_cmd_info)
+
+    b = sub.add_parser("bench", help="fastlm against every installed anchor library on your own data")
+    b.add_argument("files", nargs="+")
+    b.add_argument("--tokenizer", default=None, help="tokenizer file (default: every built-in that applies)")
+    b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--plot", default="fastlm-bench.png", help="PNG output path")
+    b.set_defaults(func=_cmd_bench)
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] == "demo":
+        args, rest = parser.parse_known_args(argv[:1])
+        rest = argv[1:]
+    else:
+        args = parser.parse_args(argv)
+        rest = []
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args, rest) or 0)
+    except (ValueError, TypeError, OSError, KeyError, ImportError) as e:
+        msg = str(e) if not isinstance(e, KeyError) else str(e.args[0] if e.args else e)
+        return _die(msg.splitlines()[0] if msg else type(e).__name__)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
