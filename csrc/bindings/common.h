@@ -45,5 +45,6 @@ void register_errors(py::module_& m);
 void register_pretokenize(py::module_& m);
 void register_bpe(py::module_& m);
 void register_tokenizer(py::module_& m);
+void register_unigram(py::module_& m);
 
 }  // namespace fastlm_py
