@@ -34,7 +34,8 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
     bool single = false;
     t.trie().prefixes(s.data() + start, n - start, [&](size_t len, int32_t id) {
       if (t.is_unused(uint32_t(id))) return;
-      // Float arithmetic throughout, as sentencepiece: ties (equal float sums) keep the earlier start.
+      // Float path scores, as sentencepiece: rounding decides near-ties, and equal floats keep the earlier start.
+      // (Double accumulation was tried: it resolves some near-ties differently from sentencepiece.)
       float score = t.is_user_defined(uint32_t(id)) ? float(double(float(len) * max_score) - 0.1)
                                                      : t.score(uint32_t(id));
       float cand = score + here;

@@ -74,6 +74,7 @@ def _load_hf_json(p: Path, **kw: Any) -> Tokenizer:
 register(_is_hf_json, _load_hf_json)
 register(lambda p: p.is_file() and _looks_tiktoken(p), _load_tiktoken)
 register(_is_gpt2, _load_gpt2)
+register(lambda p: p.is_file() and p.suffix == ".model", lambda p, **kw: __import__("fastlm.formats.sentencepiece", fromlist=["x"]).load_sentencepiece(p, **kw))
 
 
 def load(path: Union[str, os.PathLike], **options: Any) -> Tokenizer:
@@ -91,6 +92,7 @@ def load(path: Union[str, os.PathLike], **options: Any) -> Tokenizer:
 
 
 _EXTRA_NAMES: List[str] = []
+_EXTRA_NAMES.append("SentencePiece .model")
 
 
 def rebuild(state: dict) -> Tokenizer:
@@ -114,3 +116,4 @@ def rebuild(state: dict) -> Tokenizer:
 
 
 _REBUILDERS: dict = {}
+_REBUILDERS["unigram"] = lambda st: __import__("fastlm.formats.sentencepiece", fromlist=["x"]).rebuild(st)
