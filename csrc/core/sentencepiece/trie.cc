@@ -13,17 +13,34 @@ namespace {
 struct Builder {
   std::vector<std::pair<std::string, int32_t>>& keys;
   std::vector<int32_t> base, check, value;
-  size_t first_free = 1;
   std::vector<bool> used_base;
+  // Free cells form a doubly linked list, so the base search skips occupied cells (a linear scan from the first
+  // free cell was quadratic on 32k-piece vocabularies).
+  std::vector<int32_t> nxt, prv;
+  int32_t head = -1, tail = -1;
 
   void ensure(size_t n) {
-    if (check.size() < n) {
-      size_t cap = std::max(n, check.size() * 2);
-      base.resize(cap, 0);
-      check.resize(cap, -1);
-      value.resize(cap, -1);
-      used_base.resize(cap, false);
+    if (check.size() >= n) return;
+    size_t old = check.size();
+    size_t cap = std::max(n, old * 2);
+    base.resize(cap, 0);
+    check.resize(cap, -1);
+    value.resize(cap, -1);
+    used_base.resize(cap, false);
+    nxt.resize(cap, -1);
+    prv.resize(cap, -1);
+    for (size_t i = old; i < cap; ++i) {
+      if (i == 0) continue;  // the root is never free
+      prv[i] = tail;
+      if (tail >= 0) nxt[size_t(tail)] = int32_t(i); else head = int32_t(i);
+      tail = int32_t(i);
     }
+  }
+  void occupy(size_t i, int32_t parent) {
+    check[i] = parent;
+    int32_t p = prv[i], q = nxt[i];
+    if (p >= 0) nxt[size_t(p)] = q; else head = q;
+    if (q >= 0) prv[size_t(q)] = p; else tail = p;
   }
 
   // Places the children of `node`, which covers keys[lo, hi) sharing their first `depth` bytes.
@@ -42,10 +59,16 @@ struct Builder {
       kids.push_back({c, {i, j}});
       i = j;
     }
-    while (first_free < check.size() && check[first_free] != -1) ++first_free;
-    size_t b = first_free > kids[0].first ? first_free - kids[0].first : 1;
-    if (b < 1) b = 1;
-    for (;; ++b) {
+    const size_t c0 = kids[0].first;
+    size_t b = 0;
+    for (int32_t q = head;; q = nxt[size_t(q)]) {
+      if (q < 0) {  // ran off the end: grow and continue from the new cells
+        size_t old = check.size();
+        ensure(old * 2);
+        q = int32_t(old);
+      }
+      if (size_t(q) < c0 + 1) continue;
+      b = size_t(q) - c0;
       ensure(b + 256 + 1);
       if (used_base[b]) continue;
       bool ok = true;
@@ -58,7 +81,7 @@ struct Builder {
     }
     used_base[b] = true;
     base[size_t(node)] = static_cast<int32_t>(b);
-    for (auto& k : kids) check[b + k.first] = node;
+    for (auto& k : kids) occupy(b + k.first, node);
     for (auto& k : kids) place(static_cast<int32_t>(b + k.first), k.second.first, k.second.second, depth + 1);
   }
 };
@@ -76,9 +99,9 @@ void DoubleArrayTrie::build(std::vector<std::pair<std::string, int32_t>> keys) {
     first_byte_[static_cast<uint8_t>(keys[i].first[0])] = true;
   }
   if (keys.empty()) return;
-  Builder b{keys, {}, {}, {}, 1, {}};
+  Builder b{keys, {}, {}, {}, {}, {}, {}};
   b.ensure(512);
-  b.check[0] = -2;  // root is never free
+  b.check[0] = -2;  // the root
   b.place(0, 0, keys.size(), 0);
   size_t n = b.check.size();
   while (n > 1 && b.check[n - 1] == -1) --n;
