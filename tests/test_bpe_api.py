@@ -215,3 +215,20 @@ def test_adversarial_inputs_linear_and_exact():
     ref = tiktoken_encoding("o200k_base")
     for s in ("a" * 20000, "é" * 5000, "1" * 9999, "!" * 10000, "ab" * 6000, " " * 9000 + "x"):
         assert tok.encode_ordinary(s) == ref.encode_ordinary(s)
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_long_pieces_exact(name):
+    """Pieces over 1 KB take the rank-bucket path (or its exact fallback); both must equal tiktoken."""
+    tok, ref = fastlm_encoding(name), tiktoken_encoding(name)
+    rng = random.Random(7)
+    ja = data_path("text", "ja_wagahaiwa_nekodearu.txt").read_text(encoding="utf-8")
+    letters = "".join(ch for ch in ja if ch.isalpha())[:4000]
+    samples = [
+        "a" * 3000, " " * 5000, "ab" * 2000, "abc" * 1500, "é" * 1500, "語" * 1200, letters,
+        "".join(rng.choice("abcdefghij") for _ in range(6000)),
+        "".join(rng.choice("ーのはにを日本語漢字") for _ in range(2000)),
+        "x" + "\u0301" * 3000, "\n" * 3000, "9" * 4000, "!?" * 2500,
+    ]
+    for s in samples:
+        assert tok.encode_ordinary(s) == ref.encode_ordinary(s), s[:20]

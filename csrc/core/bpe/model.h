@@ -28,14 +28,6 @@ constexpr uint32_t kNoId = 0xFFFFFFFFu;
 // Per-thread scratch for encoding: a direct-mapped cache of recent pieces (one 64-byte line per slot, 1 MiB in
 // all, so frequent words are answered from L2 without touching the big vocabulary tables) and reusable buffers
 // for the heap path. Owned by one thread; keyed by the model's serial so a new model never sees stale entries.
-struct HeapEntry {
-  uint32_t pri;
-  uint32_t pos;
-  uint32_t left;
-  uint32_t right;
-  bool operator>(const HeapEntry& o) const { return pri != o.pri ? pri > o.pri : pos > o.pos; }
-};
-
 struct BpeScratch {
   static constexpr size_t kSlots = 1 << 14;
   static constexpr size_t kMaxKey = 22;
@@ -48,14 +40,27 @@ struct BpeScratch {
     uint32_t ids[kMaxIds];
   };
   static_assert(sizeof(Slot) == 64, "one cache line per slot");
+  // Direct-mapped cache of merge-table lookups (hits and misses), L2-resident: text reuses the same pairs.
+  static constexpr size_t kPairSlots = 1 << 13;
+  struct PairSlot {
+    uint64_t key;  // (left << 32 | right) + 1, 0 = empty
+    uint32_t pri;  // kNoId: no merge
+    uint32_t merged;
+  };
   uint64_t owner = 0;
   std::unique_ptr<Slot[]> slots;
-  std::vector<uint32_t> ids, next, prev;
-  std::vector<HeapEntry> heap;
+  std::unique_ptr<PairSlot[]> pair_slots;
+  std::vector<uint32_t> ids, next, prev, rank, merged;
+  std::vector<uint64_t> heap;
+  // encode_long: per-rank buckets of positions (singly linked through entry_next), a heap of distinct ranks.
+  std::vector<uint32_t> bucket_of_rank;  // rank -> bucket index (kNoId when unused); sized id_bound lazily
+  std::vector<uint32_t> bucket_rank, bucket_head, entry_pos, entry_next, gather;
 
   void reset(uint64_t serial) {
     if (!slots) slots.reset(new Slot[kSlots]);
     for (size_t i = 0; i < kSlots; ++i) slots[i].tag = 0;
+    if (!pair_slots) pair_slots.reset(new PairSlot[kPairSlots]);
+    for (size_t i = 0; i < kPairSlots; ++i) pair_slots[i].key = 0;
     owner = serial;
   }
 };
@@ -66,6 +71,7 @@ BpeScratch& thread_scratch(uint64_t serial);
 class BpeModel {
  public:
   static constexpr size_t kSmallPiece = 48;
+  static constexpr size_t kLongPiece = 1024;
 
   // vocab: (token bytes, id). merges: empty -> tiktoken rank rule; else HF merge list (pairs of token bytes).
   BpeModel(std::vector<std::pair<std::string, uint32_t>> vocab,
@@ -93,8 +99,28 @@ class BpeModel {
 
  private:
   void encode_uncached(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const;
-  void encode_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
+  void encode_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const;
+  // Merge lookup through the scratch's pair cache: returns priority (kNoId = none), sets merged.
+  uint32_t lookup(BpeScratch* sc, uint32_t l, uint32_t r, uint32_t& merged) const {
+    if (!sc || !sc->pair_slots) {
+      const PairMap::Value* v = pairs_.find(l, r);
+      if (!v) return kNoId;
+      merged = v->b;
+      return v->a;
+    }
+    uint64_t key = ((uint64_t(l) << 32) | r) + 1;
+    BpeScratch::PairSlot& s = sc->pair_slots[(key * 0x9E3779B97F4A7C15ULL) >> (64 - 13)];
+    if (s.key != key) {
+      const PairMap::Value* v = pairs_.find(l, r);
+      s.key = key;
+      s.pri = v ? v->a : kNoId;
+      s.merged = v ? v->b : kNoId;
+    }
+    merged = s.merged;
+    return s.pri;
+  }
   void encode_heap(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const;
+  bool encode_long(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch& sc) const;
   // Merge lookup: byte pairs come from a dense 64K table (L2-resident), others from the hash table.
   const PairMap::Value* pair(uint32_t l, uint32_t r) const { return pairs_.find(l, r); }
   const PairMap::Value* byte_pair(unsigned char a, unsigned char b) const {
