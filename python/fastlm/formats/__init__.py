@@ -114,3 +114,4 @@ def rebuild(state: dict) -> Tokenizer:
 
 
 _REBUILDERS: dict = {}
+_REBUILDERS["hf_bpe"] = lambda state: __import__("fastlm.formats.hf_bpe", fromlist=["rebuild"]).rebuild(state)
