@@ -37,7 +37,8 @@ void register_bpe_trainer(py::module_& m) {
             c.add_pieces(v);
           },
           py::arg("items"), "Add (pre-token, count) pairs split elsewhere (the custom-regex path).")
-      .def_property_readonly("bytes_seen", &PretokenCounter::bytes_seen);
+      .def_property_readonly("bytes_seen", &PretokenCounter::bytes_seen)
+      .def_property_readonly("distinct_upper_bound", &PretokenCounter::distinct_upper_bound);
 
   m.def(
       "train_bpe",

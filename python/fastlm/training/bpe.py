@@ -158,7 +158,7 @@ def _train(files_or_iterable: Any, *, vocab_size: int, pattern: str = "o200k", s
     finally:
         if bar is not None:
             bar.close()
-    if counter.bytes_seen == 0:
+    if counter.distinct_upper_bound == 0:
         raise ValueError("the training corpus is empty (no text outside special tokens); pass non-empty files or texts")
 
     mbar = _bar(show, total=vocab_size - len(specials), desc="learning merges", unit="tok")
