@@ -22,10 +22,17 @@ from ..postprocess import TemplateProcessing
 from ..tokenizer import Tokenizer
 from .bytelevel import bytes_to_token, token_to_bytes
 from .hf_json import MODEL_LOADERS, MODEL_SAVERS
-from .patterns import GPT2_ORIGINAL_PATTERN
+from .patterns import GPT2_ORIGINAL_PATTERN, PATTERNS
 from .tiktoken import build_bpe
 
 VERSION = "1.0"
+
+# HF's regex engine (Oniguruma, Ruby syntax) reads an interval followed by "+" as a repetition of the interval,
+# not as a possessive interval: cl100k's `\p{N}{1,3}+` would match a whole digit run there. In these patterns
+# nothing follows the interval inside its alternative, so the greedy `{1,3}` matches exactly what the possessive
+# form matches in tiktoken; the saver writes that form and the loader maps it back to the built-in pattern.
+_HF_FORM = {p: p.replace("{1,3}+", "{1,3}") for p in set(PATTERNS.values())}
+_FROM_HF = {hf: p for p, hf in _HF_FORM.items()}
 
 
 # ------------------------------------------------------------------------------------------------------ saving
@@ -49,7 +56,8 @@ def save_bpe(tok: Tokenizer) -> dict:
         pre = _byte_level(True)
     else:
         pre = {"type": "Sequence", "pretokenizers": [
-            {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": False},
+            {"type": "Split", "pattern": {"Regex": _HF_FORM.get(pattern, pattern)}, "behavior": "Isolated",
+             "invert": False},
             _byte_level(False),
         ]}
     return {
@@ -105,7 +113,7 @@ def _pattern(pre: Any, source: str) -> str:
                 raise _unsupported(source, "ByteLevel(use_regex=true) after a Split")
             if bl.get("add_prefix_space"):
                 raise _unsupported(source, "pre_tokenizer ByteLevel with add_prefix_space=true")
-            return pat["Regex"]
+            return _FROM_HF.get(pat["Regex"], pat["Regex"])
         raise _unsupported(source, "this pre_tokenizer Sequence (expected [Split(Regex), ByteLevel(use_regex=false)])")
     raise _unsupported(source, f"pre_tokenizer {t!r}")
 
