@@ -44,6 +44,7 @@ inline std::string_view text_view(const py::handle& s) {
 void register_errors(py::module_& m);
 void register_pretokenize(py::module_& m);
 void register_bpe(py::module_& m);
+void register_bpe_trainer(py::module_& m);
 void register_tokenizer(py::module_& m);
 void register_unigram(py::module_& m);
 

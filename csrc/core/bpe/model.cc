@@ -204,21 +204,22 @@ void BpeModel::encode_small(const unsigned char* p, size_t n, std::vector<uint32
     mid[i] = v ? v->b : kNoId;
   }
   while (m > 1) {
+    // Leftmost minimum, branch-free (cmov): the comparison outcome is data-dependent and mispredicts often.
     size_t best = 0;
     uint32_t bp = pri[0];
-    for (size_t i = 1; i + 1 < m; ++i)
-      if (pri[i] < bp) {
-        bp = pri[i];
-        best = i;
-      }
+    for (size_t i = 1; i + 1 < m; ++i) {
+      uint32_t v = pri[i];
+      bool lt = v < bp;
+      bp = lt ? v : bp;
+      best = lt ? i : best;
+    }
     if (bp == kNoId) break;
     ids[best] = mid[best];
     // erase part best+1
-    for (size_t i = best + 1; i + 1 < m; ++i) {
-      ids[i] = ids[i + 1];
-      pri[i] = pri[i + 1];
-      mid[i] = mid[i + 1];
-    }
+    size_t tail = m - best - 2;
+    std::memmove(ids + best + 1, ids + best + 2, tail * sizeof(uint32_t));
+    std::memmove(pri + best + 1, pri + best + 2, tail * sizeof(uint32_t));
+    std::memmove(mid + best + 1, mid + best + 2, tail * sizeof(uint32_t));
     --m;
     if (best + 1 < m) set_pair(best);
     if (best > 0) set_pair(best - 1);

@@ -116,4 +116,5 @@ def rebuild(state: dict) -> Tokenizer:
 
 
 _REBUILDERS: dict = {}
+_REBUILDERS["hf_bpe"] = lambda state: __import__("fastlm.formats.hf_bpe", fromlist=["rebuild"]).rebuild(state)
 _REBUILDERS["unigram"] = lambda st: __import__("fastlm.formats.sentencepiece", fromlist=["x"]).rebuild(st)

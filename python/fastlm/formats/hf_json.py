@@ -7,6 +7,7 @@ the component - never a silent difference.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from pathlib import Path
@@ -17,6 +18,14 @@ from ..tokenizer import Tokenizer
 
 MODEL_LOADERS: Dict[str, Callable[..., Tokenizer]] = {}  # model.type -> loader(obj, source, **options)
 MODEL_SAVERS: Dict[str, Callable[[Tokenizer], dict]] = {}  # tokenizer kind -> saver(tok) -> JSON object
+
+# Modules (in this package) that fill the registries when imported; imported on first use, so no import cycle.
+PROVIDERS = ["hf_bpe"]
+
+
+def _ensure_registered() -> None:
+    for name in PROVIDERS:
+        importlib.import_module(f"{__package__}.{name}")
 
 
 def read_json(path: Union[str, os.PathLike]) -> dict:
@@ -33,6 +42,7 @@ def read_json(path: Union[str, os.PathLike]) -> dict:
 
 
 def load_obj(obj: dict, source: str = "<tokenizer.json>", **options: Any) -> Tokenizer:
+    _ensure_registered()
     model = obj.get("model")
     if not isinstance(model, dict):
         raise ValueError(f"{source}: field 'model' is missing or not an object")
@@ -50,6 +60,7 @@ def load(path: Union[str, os.PathLike], **options: Any) -> Tokenizer:
 
 
 def to_obj(tok: Tokenizer) -> dict:
+    _ensure_registered()
     kind = tok._state.get("kind")
     saver = MODEL_SAVERS.get(kind or "")
     if saver is None:

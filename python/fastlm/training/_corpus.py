@@ -8,16 +8,23 @@ from typing import Any, Iterable, Iterator, List, Union
 CHUNK_BYTES = 1 << 20
 
 
+def _is_file(p: Path) -> bool:
+    try:
+        return p.is_file()
+    except OSError:  # e.g. a long text mistaken for a path: "File name too long"
+        return False
+
+
 def _paths(obj: Any) -> Union[List[Path], None]:
     if isinstance(obj, (str, os.PathLike)):
         return [Path(obj)]
     if isinstance(obj, (list, tuple)) and obj and all(isinstance(x, (str, os.PathLike)) for x in obj):
         # a list of strings is a list of paths only if every one exists as a file
         ps = [Path(x) for x in obj]
-        if all(p.is_file() for p in ps):
+        if all(_is_file(p) for p in ps):
             return ps
-        if isinstance(obj[0], os.PathLike) or (isinstance(obj[0], str) and Path(obj[0]).is_file()):
-            missing = [str(p) for p in ps if not p.is_file()]
+        if isinstance(obj[0], os.PathLike) or (isinstance(obj[0], str) and _is_file(Path(obj[0]))):
+            missing = [str(p) for p in ps if not _is_file(p)]
             raise FileNotFoundError(f"corpus file(s) not found: {', '.join(missing[:5])}")
     return None
 
