@@ -98,13 +98,14 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, *, interle
 # ----------------------------------------------------------------------------------------------------------------
 # Attention
 # ----------------------------------------------------------------------------------------------------------------
-def _attend_one(q, k, v, *, scale, causal, keep_k):
-    """One sequence. q (Sq, H, D), k/v (Sk, Hkv, D), keep_k (Sk,) bool or None -> out (Sq, H, D), lse (H, Sq)."""
-    Sq, H, _ = q.shape
-    Sk, Hkv, _ = k.shape
-    if H != Hkv:  # GQA: query head h reads kv head h // G
-        k = k.repeat_interleave(H // Hkv, dim=1)  # (Sk, H, D)
-        v = v.repeat_interleave(H // Hkv, dim=1)
+def _expand_kv(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """(S, Hkv, D) -> (S, H, D): query head h reads kv head h // G."""
+    return x if x.shape[1] == heads else x.repeat_interleave(heads // x.shape[1], dim=1)
+
+
+def _probs(q, k, *, scale, causal, keep_k):
+    """Softmax probabilities of one sequence. q (Sq, H, D), k (Sk, H, D) -> p (H, Sq, Sk), lse (H, Sq) f32."""
+    Sq, Sk = q.shape[0], k.shape[0]
     s = torch.einsum("qhd,khd->hqk", q, k) * scale  # (H, Sq, Sk)
     keep = torch.ones(Sq, Sk, dtype=torch.bool, device=q.device)  # (Sq, Sk)
     if causal:
@@ -118,9 +119,39 @@ def _attend_one(q, k, v, *, scale, causal, keep_k):
     # Rows with no visible key: lse = -inf; exp(s - lse) would be NaN there, so use a safe lse and zero them.
     dead = torch.isinf(lse) & (lse < 0)
     p = torch.exp(s - lse.masked_fill(dead, 0.0).to(s.dtype)[..., None])  # (H, Sq, Sk)
-    p = p.masked_fill(dead[..., None], 0.0)
-    out = torch.einsum("hqk,khd->qhd", p.to(v.dtype), v)  # (Sq, H, D)
-    return out, lse.float()
+    return p.masked_fill(dead[..., None], 0.0), lse.float()
+
+
+class _Seq:
+    """Per-sequence slicing shared by the forward and backward references."""
+
+    def __init__(self, q, k, cu_seqlens_q, cu_seqlens_k, seqused_k, rope_q_offsets, rope_k_offsets):
+        self.varlen = cu_seqlens_q is not None
+        self.B = cu_seqlens_q.numel() - 1 if self.varlen else q.shape[0]
+        self.qb = _seq_bounds(cu_seqlens_q, 0 if self.varlen else q.shape[1], self.B)
+        self.kb = _seq_bounds(cu_seqlens_k, 0 if self.varlen else k.shape[1], self.B)
+        self.used = seqused_k.tolist() if seqused_k is not None else None
+        self.qoff = rope_q_offsets.tolist() if rope_q_offsets is not None else None
+        self.koff = rope_k_offsets.tolist() if rope_k_offsets is not None else None
+
+    def bounds(self, b):
+        (q0, sq), (k0, sk) = self.qb[b], self.kb[b]
+        return q0, sq, k0, (self.used[b] if self.used is not None else sk)
+
+    def q_index(self, b):
+        q0, sq, _, _ = self.bounds(b)
+        return slice(q0, q0 + sq) if self.varlen else (b, slice(0, sq))
+
+    def k_index(self, b):
+        _, _, k0, sk = self.bounds(b)
+        return slice(k0, k0 + sk) if self.varlen else (b, slice(0, sk))
+
+    def rotate(self, x, b, offs, rope, conjugate=False):
+        if rope is None or offs is None:
+            return x
+        cos, sin, inter = rope
+        pos = offs[b] + torch.arange(x.shape[0], device=x.device)
+        return rope_rotate(x, cos, sin, pos, interleaved=inter, conjugate=conjugate)
 
 
 def attention(q, k, v, *, causal: bool = False, softmax_scale: Optional[float] = None,
@@ -135,40 +166,52 @@ def attention(q, k, v, *, causal: bool = False, softmax_scale: Optional[float] =
     Returns out (like q) and lse: (B, H, Sq) float32, or (H, Tq) when packed.
     """
     scale = softmax_scale if softmax_scale is not None else q.shape[-1] ** -0.5
-    varlen = cu_seqlens_q is not None
-    B = cu_seqlens_q.numel() - 1 if varlen else q.shape[0]
-    qb = _seq_bounds(cu_seqlens_q, 0 if varlen else q.shape[1], B)
-    kb = _seq_bounds(cu_seqlens_k, 0 if varlen else k.shape[1], B)
-    used = seqused_k.tolist() if seqused_k is not None else None
-    qoff = rope_q_offsets.tolist() if rope_q_offsets is not None else None
-    koff = rope_k_offsets.tolist() if rope_k_offsets is not None else None
+    sx = _Seq(q, k, cu_seqlens_q, cu_seqlens_k, seqused_k, rope_q_offsets, rope_k_offsets)
     out = torch.zeros_like(q)
     H = q.shape[-2]
-    lse = torch.full((H, q.shape[0]) if varlen else (B, H, q.shape[1]), float("-inf"), device=q.device)
-    for b in range(B):
-        (q0, sq), (k0, sk) = qb[b], kb[b]
-        if used is not None:
-            sk = used[b]
-        if varlen:
-            qs, ks, vs = q[q0:q0 + sq], k[k0:k0 + sk], v[k0:k0 + sk]  # (Sq, H, D), (Sk, Hkv, D)
-        else:
-            qs, ks, vs = q[b, :sq], k[b, :sk], v[b, :sk]
-        if rope is not None:
-            cos, sin, inter = rope
-            if qoff is not None:
-                qs = rope_rotate(qs, cos, sin, qoff[b] + torch.arange(sq, device=q.device), interleaved=inter)
-            if koff is not None:
-                ks = rope_rotate(ks, cos, sin, koff[b] + torch.arange(sk, device=q.device), interleaved=inter)
-        keep = key_padding_mask[b, :sk] if key_padding_mask is not None else None
-        if sq == 0:
+    lse = torch.full((H, q.shape[0]) if sx.varlen else (sx.B, H, q.shape[1]), float("-inf"), device=q.device)
+    for b in range(sx.B):
+        qi, ki = sx.q_index(b), sx.k_index(b)
+        qs = sx.rotate(q[qi], b, sx.qoff, rope)  # (Sq, H, D)
+        ks = sx.rotate(k[ki], b, sx.koff, rope)  # (Sk, Hkv, D)
+        if qs.shape[0] == 0 or ks.shape[0] == 0:
             continue
-        if sk == 0:
-            o = torch.zeros_like(qs)
-            ls = torch.full((H, sq), float("-inf"), device=q.device)
-        else:
-            o, ls = _attend_one(qs, ks, vs, scale=scale, causal=causal, keep_k=keep)
-        if varlen:
-            out[q0:q0 + sq], lse[:, q0:q0 + sq] = o, ls
-        else:
-            out[b, :sq], lse[b, :, :sq] = o, ls
+        keep = key_padding_mask[b, :ks.shape[0]] if key_padding_mask is not None else None
+        p, ls = _probs(qs, _expand_kv(ks, H), scale=scale, causal=causal, keep_k=keep)  # (H, Sq, Sk)
+        out[qi] = torch.einsum("hqk,khd->qhd", p.to(v.dtype), _expand_kv(v[ki], H))  # (Sq, H, D)
+        lse[(slice(None), qi) if sx.varlen else (b, slice(None), qi[1])] = ls
     return out, lse
+
+
+def attention_backward(do, q, k, v, *, causal: bool = False, softmax_scale: Optional[float] = None, rope=None,
+                       rope_q_offsets=None, rope_k_offsets=None, cu_seqlens_q=None, cu_seqlens_k=None,
+                       key_padding_mask=None):
+    """Gradients (dq, dk, dv) of `attention` for the upstream gradient do (like q), by the textbook formulas:
+    dV = P^T dO,  dP = dO V^T,  dS = P * (dP - rowsum(P * dP)),  dQ = scale dS K,  dK = scale dS^T Q,
+    then summed over the G query heads of each KV head, and rotated back with the conjugate RoPE."""
+    scale = softmax_scale if softmax_scale is not None else q.shape[-1] ** -0.5
+    sx = _Seq(q, k, cu_seqlens_q, cu_seqlens_k, None, rope_q_offsets, rope_k_offsets)
+    dq, dk, dv = torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
+    H, Hkv = q.shape[-2], k.shape[-2]
+    for b in range(sx.B):
+        qi, ki = sx.q_index(b), sx.k_index(b)
+        qs = sx.rotate(q[qi], b, sx.qoff, rope)  # (Sq, H, D)
+        ks = _expand_kv(sx.rotate(k[ki], b, sx.koff, rope), H)  # (Sk, H, D)
+        vs = _expand_kv(v[ki], H)
+        if qs.shape[0] == 0 or ks.shape[0] == 0:
+            continue
+        keep = key_padding_mask[b, :ks.shape[0]] if key_padding_mask is not None else None
+        p, _ = _probs(qs, ks, scale=scale, causal=causal, keep_k=keep)  # (H, Sq, Sk)
+        dos = do[qi]  # (Sq, H, D)
+        dvh = torch.einsum("hqk,qhd->khd", p, dos)  # (Sk, H, D)
+        dp = torch.einsum("qhd,khd->hqk", dos, vs)  # (H, Sq, Sk)
+        ds = p * (dp - (p * dp).sum(-1, keepdim=True))
+        dqs = torch.einsum("hqk,khd->qhd", ds, ks) * scale  # (Sq, H, D)
+        dkh = torch.einsum("hqk,qhd->khd", ds, qs) * scale  # (Sk, H, D)
+        # (Sk, H, D) -> (Sk, Hkv, G, D) -> sum over the group
+        dkh = dkh.unflatten(1, (Hkv, H // Hkv)).sum(2)
+        dvh = dvh.unflatten(1, (Hkv, H // Hkv)).sum(2)
+        dq[qi] = sx.rotate(dqs, b, sx.qoff, rope, conjugate=True)
+        dk[ki] = sx.rotate(dkh, b, sx.koff, rope, conjugate=True)
+        dv[ki] = dvh
+    return dq, dk, dv
