@@ -49,7 +49,8 @@ def rope_expand(cos: torch.Tensor, sin: torch.Tensor, pos: torch.Tensor, head_di
 
     cos, sin: (P, R/2); pos: any integer shape (...,).
     """
-    c, s = cos[pos], sin[pos]  # (..., R/2)
+    c, s = cos[pos.abs()], sin[pos.abs()]  # (..., R/2); a negative position rotates by a negative angle
+    s = torch.where((pos < 0)[..., None], -s, s)
     if interleaved:
         c, s = c.repeat_interleave(2, dim=-1), s.repeat_interleave(2, dim=-1)  # (..., R): f0 f0 f1 f1 ...
     else:

@@ -41,9 +41,12 @@ def rope_coeffs(pos, offs_d, cos_ptr, sin_ptr, ROTARY_DIM: tl.constexpr, INTERLE
         sign = -sign
     partner = tl.where(rot, partner, offs_d)
     freq = tl.where(rot, freq, 0)
-    tab = pos[:, None] * HALF + freq[None, :]  # (M, DP) index into the (P, R/2) tables
+    # Negative positions (queries placed before the first key) use cos(-a) = cos(a), sin(-a) = -sin(a).
+    apos = tl.abs(pos)
+    tab = apos[:, None] * HALF + freq[None, :]  # (M, DP) index into the (P, R/2) tables
     cos = tl.load(cos_ptr + tab, mask=rot[None, :], other=1.0)
     sin = tl.load(sin_ptr + tab, mask=rot[None, :], other=0.0) * sign[None, :]
+    sin = tl.where(pos[:, None] < 0, -sin, sin)
     return partner, cos, sin
 
 

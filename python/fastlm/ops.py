@@ -246,7 +246,8 @@ def attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, softmax_
     rope: a RotaryEmbedding or (cos, sin[, interleaved]) tables; Q and K are rotated inside the kernel, on each
     tile as it is loaded (the rotated tensors are never stored). Positions: key j of sequence b is at
     seqlen_offsets[b] + j; query i at seqlen_offsets[b] + (Sk_b - Sq_b) + i, i.e. the queries are the last tokens
-    of the key sequence (the same alignment as the causal mask). seqlen_offsets is an int or a (B,) int tensor.
+    of the key sequence (the same alignment as the causal mask; with Sq > Sk the first queries get negative
+    positions, a rotation by a negative angle). seqlen_offsets is an int or a (B,) int tensor.
     If rotary dim R < D, only the first R features of each head are rotated (contiguous block).
 
     Returns out (shaped like q), and with return_lse=True also lse: (B, H, Sq) float32 natural-log
@@ -270,7 +271,7 @@ def attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, softmax_
         else:
             sq_b, sk_b = q.shape[1], k.shape[1]
         q_off = (k_off + sk_b - sq_b).to(torch.int32)
-        need = c.max_seqlen_k + (seqlen_offsets if isinstance(seqlen_offsets, int) else
+        need = max(c.max_seqlen_q, c.max_seqlen_k) + (seqlen_offsets if isinstance(seqlen_offsets, int) else
                                  _max_offset(k_off, rot))
         cos, sin = rot.tables(need, q.device)
         interleaved = rot.interleaved
