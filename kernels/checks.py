@@ -36,8 +36,8 @@ def _tensor(name: str, t) -> torch.Tensor:
 
 
 def _same_device_dtype(ref_name: str, ref: torch.Tensor, **others) -> None:
-    if ref.dtype not in DTYPES:
-        raise ValueError(f"{ref_name} must be float16, bfloat16 or float32, got {ref.dtype}")
+    if ref.dtype not in DTYPES and not (ref.dtype == torch.float64 and ref.device.type == "cpu"):
+        raise ValueError(f"{ref_name} must be float16, bfloat16 or float32 (or float64 on CPU), got {ref.dtype}")
     for name, t in others.items():
         if t.device != ref.device:
             raise ValueError(f"{name} is on {t.device} but {ref_name} is on {ref.device}; move them to one device")
@@ -154,8 +154,8 @@ def offsets_tensor(off, batch: int, device, name: str) -> torch.Tensor:
 
 def check_rope_input(x, rotary_dim: int, cu_seqlens, max_seqlen) -> Checked:
     x = _tensor("x", x)
-    if x.dtype not in DTYPES:
-        raise ValueError(f"x must be float16, bfloat16 or float32, got {x.dtype}")
+    if x.dtype not in DTYPES and not (x.dtype == torch.float64 and x.device.type == "cpu"):
+        raise ValueError(f"x must be float16, bfloat16 or float32 (or float64 on CPU), got {x.dtype}")
     c = Checked(cu=None)
     if cu_seqlens is not None:
         if x.dim() != 3:

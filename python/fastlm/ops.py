@@ -110,7 +110,8 @@ def _as_rotary(rope) -> RotaryEmbedding:
 
 
 def _use_triton(t: Tensor) -> bool:
-    return t.is_cuda or _launch.interpreting()
+    """CUDA tensors, or CPU tensors under TRITON_INTERPRET=1; float64 (CPU only) always takes the reference."""
+    return t.is_cuda or (_launch.interpreting() and t.dtype != torch.float64)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -234,8 +235,8 @@ def attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, softmax_
     uses KV head h // (H / Hkv)). Packed variable-length batches: q (Tq, H, D), k/v (Tk, Hkv, D) with
     cu_seqlens_q / cu_seqlens_k (B + 1,) int32 prefix sums (sequence b is rows cu[b]:cu[b+1]) and
     max_seqlen_q / max_seqlen_k (computed from cu_seqlens if omitted, which syncs with the GPU).
-    Any strides; the feature dim should have stride 1 (it is copied otherwise). fp16, bf16 or fp32;
-    D from 16 to 256, powers of two or not.
+    Any strides; the feature dim should have stride 1 (it is copied otherwise). fp16, bf16 or fp32 (float64 too
+    on CPU); D from 16 to 256, powers of two or not.
 
     causal: query i sees key j iff j <= i + Sk - Sq. With Sq != Sk the diagonal is aligned BOTTOM-RIGHT (the
     last query sees every key), as in flash-attention >= 2.1 -- not top-left as in torch's SDPA.
