@@ -16,6 +16,15 @@ struct WordBuf {
   std::vector<Piece> pieces;
   size_t chars = 0;
 };
+// Not inlined on purpose: when the compiler sees that the buffer is thread-local it recomputes its address
+// (a __tls_get_addr call in a shared library) at every use inside the loop; an opaque call returns it once.
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+WordBuf& thread_buf() {
+  thread_local WordBuf b;
+  return b;
+}
 }  // namespace
 
 WordPieceEncoder::WordPieceEncoder(std::shared_ptr<const WordPieceModel> model, WordPieceOptions opts)
@@ -41,7 +50,7 @@ WordPieceEncoder::WordPieceEncoder(std::shared_ptr<const WordPieceModel> model, 
 }
 
 void WordPieceEncoder::encode(std::string_view text, size_t base, bool with_offsets, Encoding& out) const {
-  thread_local WordBuf wb;
+  WordBuf& wb = thread_buf();
   wb.bytes.clear();
   wb.src_start.clear();
   wb.src_end.clear();
@@ -61,7 +70,15 @@ void WordPieceEncoder::encode(std::string_view text, size_t base, bool with_offs
     const auto* w = reinterpret_cast<const unsigned char*>(wb.bytes.data());
     bool ok = false;
     wb.pieces.clear();
-    if (wb.chars <= max_chars) ok = m.match(w, n, wb.pieces);
+    if (wb.chars <= max_chars) {
+      uint32_t id = m.whole_word(w, n);
+      if (id != kNone) {
+        wb.pieces.push_back(Piece{id, uint32_t(n)});
+        ok = true;
+      } else {
+        ok = m.match(w, n, wb.pieces);
+      }
+    }
     if (!ok) {
       out.ids.push_back(m.unk_id());
       if (with_offsets) {

@@ -96,7 +96,22 @@ void WordPieceModel::build() {
   }
   for (auto& k : kids) std::sort(k.begin(), k.end());  // deterministic order
 
-  // 2. Failure links and pops, breadth first (a node's link points to a shallower node).
+  // 2. Whole-word table over the word-start entries.
+  size_t wcap = 16;
+  while (wcap < ids_.size() * 2 + 2) wcap <<= 1;
+  words_.assign(wcap, WordSlot{});
+  wmask_ = wcap - 1;
+  for (auto& kv : ids_) {
+    const std::string& t = kv.first;
+    if (t.empty()) continue;
+    uint64_t h = word_hash(reinterpret_cast<const unsigned char*>(t.data()), t.size());
+    size_t i = size_t(h) & wmask_;
+    while (words_[i].id != kNone) i = (i + 1) & wmask_;
+    words_[i] = WordSlot{h, kv.second, uint32_t(t.size()), uint32_t(pool_.size())};
+    pool_ += t;
+  }
+
+  // 3. Failure links and pops, breadth first (a node's link points to a shallower node).
   fail_.assign(nn, kNone);
   std::vector<std::vector<Piece>> pops(nn);
   std::deque<uint32_t> q{kRoot, kRootCont};
@@ -147,7 +162,11 @@ bool WordPieceModel::match(const unsigned char* w, size_t n, std::vector<Piece>&
       out.resize(mark);
       return false;
     }
-    out.insert(out.end(), pops_.begin() + pop_begin_[u], pops_.begin() + pop_begin_[u + 1]);
+    uint32_t b = pop_begin_[u], e = pop_begin_[u + 1];
+    if (e - b == 1)
+      out.push_back(pops_[b]);
+    else
+      out.insert(out.end(), pops_.begin() + b, pops_.begin() + e);
     u = f;
   }
   while (u != kRootCont) {

@@ -14,6 +14,7 @@
 // Transitions live in one open-addressing table keyed by (node, byte): one probe per byte in the common case.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -40,6 +41,17 @@ class WordPieceModel {
   // leaves `out` as it was) when the word cannot be covered.
   bool match(const unsigned char* w, size_t n, std::vector<Piece>& out) const;
 
+  // The id of the word-start entry equal to the whole word, or kNone. When it exists it is the greedy result (the
+  // longest match at position 0 covers everything), so one hash probe per word replaces n trie steps.
+  uint32_t whole_word(const unsigned char* w, size_t n) const {
+    uint64_t h = word_hash(w, n);
+    for (size_t i = size_t(h) & wmask_;; i = (i + 1) & wmask_) {
+      const WordSlot& s = words_[i];
+      if (s.id == kNone) return kNone;
+      if (s.hash == h && s.len == n && std::memcmp(pool_.data() + s.off, w, n) == 0) return s.id;
+    }
+  }
+
   uint32_t unk_id() const { return unk_id_; }
   const std::string& unk_token() const { return unk_token_; }
   const std::string& prefix() const { return prefix_; }
@@ -63,6 +75,30 @@ class WordPieceModel {
     }
   }
   void build();
+  static uint64_t word_hash(const unsigned char* w, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ULL ^ n;
+    while (n >= 8) {
+      uint64_t v;
+      std::memcpy(&v, w, 8);
+      h = (h ^ v) * 0x9E3779B97F4A7C15ULL;
+      h ^= h >> 29;
+      w += 8;
+      n -= 8;
+    }
+    uint64_t v = 0;
+    if (n) std::memcpy(&v, w, n);
+    h = (h ^ v) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 31);
+  }
+  struct WordSlot {
+    uint64_t hash;
+    uint32_t id = kNone;
+    uint32_t len = 0;
+    uint32_t off = 0;
+  };
+  std::vector<WordSlot> words_;
+  std::string pool_;
+  size_t wmask_ = 0;
 
   static constexpr uint64_t kEmpty = ~uint64_t(0);
   std::vector<std::string> tokens_;  // by id ("" where absent)
