@@ -232,3 +232,31 @@ def test_long_pieces_exact(name):
     ]
     for s in samples:
         assert tok.encode_ordinary(s) == ref.encode_ordinary(s), s[:20]
+
+
+def test_thread_pool_survives_fork_and_concurrent_callers(cl):
+    """The persistent worker pool: forked children and concurrent Python threads get correct results."""
+    import multiprocessing as mp
+    import threading
+
+    lines = data_path("text", "en_tinyshakespeare.txt").read_text(encoding="utf-8").splitlines()[:4000]
+    expected = [cl.encode(t) for t in lines]
+    assert cl.encode_batch(lines, num_threads=2) == expected  # starts the pool in this process
+    with mp.get_context("fork").Pool(2) as pool:
+        got = pool.starmap(_encode_chunk, [(lines[:2000],), (lines[2000:],)])
+    assert got[0] + got[1] == expected
+    results = {}
+
+    def worker(i):
+        results[i] = cl.encode_batch(lines, num_threads=2)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert all(results[i] == expected for i in range(6))
+
+
+def _encode_chunk(chunk):
+    return fastlm_encoding("cl100k_base").encode_batch(chunk, num_threads=2)

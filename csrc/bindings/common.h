@@ -47,5 +47,6 @@ void register_bpe(py::module_& m);
 void register_bpe_trainer(py::module_& m);
 void register_tokenizer(py::module_& m);
 void register_wordpiece(py::module_& m);
+void register_unigram(py::module_& m);
 
 }  // namespace fastlm_py

@@ -150,17 +150,23 @@ void BpeModel::encode_piece(std::string_view piece, std::vector<uint32_t>& out, 
     return;
   }
   if (scratch && n <= BpeScratch::kMaxKey) {
-    uint64_t h = hash_bytes(p, n) | 1;
-    BpeScratch::Slot& s = scratch->slots[h & (BpeScratch::kSlots - 1)];
-    if (s.tag == h && s.klen == n && std::memcmp(s.key, p, n) == 0) {
-      out.insert(out.end(), s.ids, s.ids + s.nids);
-      return;
+    uint64_t h = hash_bytes(p, n);
+    uint32_t tag = uint32_t(h >> 32) | 1;
+    BpeScratch::Slot* set = &scratch->slots[2 * (h & (BpeScratch::kSets - 1))];
+    for (int w = 0; w < 2; ++w) {
+      BpeScratch::Slot& s = set[w];
+      if (s.tag == tag && s.klen == n && std::memcmp(s.key, p, n) == 0) {
+        out.insert(out.end(), s.ids, s.ids + s.nids);
+        return;
+      }
     }
     size_t first = out.size();
     encode_uncached(p, n, out, scratch);
     size_t k = out.size() - first;
     if (k <= BpeScratch::kMaxIds) {
-      s.tag = h;
+      set[1] = set[0];  // the older entry moves to way 1 (evicting what was there)
+      BpeScratch::Slot& s = set[0];
+      s.tag = tag;
       s.klen = uint8_t(n);
       s.nids = uint8_t(k);
       std::memcpy(s.key, p, n);

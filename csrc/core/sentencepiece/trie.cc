@@ -1,0 +1,128 @@
+// Double-array construction: keys sorted, nodes placed depth-first with a first-fit search for each node's base.
+#include "core/sentencepiece/trie.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace fastlm {
+namespace sp {
+
+namespace {
+
+struct Builder {
+  std::vector<std::pair<std::string, int32_t>>& keys;
+  std::vector<int32_t> base, check, value;
+  std::vector<bool> used_base;
+  // Free cells form a doubly linked list, so the base search skips occupied cells (a linear scan from the first
+  // free cell was quadratic on 32k-piece vocabularies).
+  std::vector<int32_t> nxt, prv;
+  int32_t head = -1, tail = -1;
+
+  void ensure(size_t n) {
+    if (check.size() >= n) return;
+    size_t old = check.size();
+    size_t cap = std::max(n, old * 2);
+    base.resize(cap, 0);
+    check.resize(cap, -1);
+    value.resize(cap, -1);
+    used_base.resize(cap, false);
+    nxt.resize(cap, -1);
+    prv.resize(cap, -1);
+    for (size_t i = old; i < cap; ++i) {
+      if (i == 0) continue;  // the root is never free
+      prv[i] = tail;
+      if (tail >= 0) nxt[size_t(tail)] = int32_t(i); else head = int32_t(i);
+      tail = int32_t(i);
+    }
+  }
+  void occupy(size_t i, int32_t parent) {
+    check[i] = parent;
+    int32_t p = prv[i], q = nxt[i];
+    if (p >= 0) nxt[size_t(p)] = q; else head = q;
+    if (q >= 0) prv[size_t(q)] = p; else tail = p;
+  }
+
+  // Places the children of `node`, which covers keys[lo, hi) sharing their first `depth` bytes.
+  void place(int32_t node, size_t lo, size_t hi, size_t depth) {
+    // The key equal to the prefix (if any) sorts first.
+    if (lo < hi && keys[lo].first.size() == depth) {
+      value[size_t(node)] = keys[lo].second;
+      ++lo;
+    }
+    if (lo >= hi) return;
+    std::vector<std::pair<uint8_t, std::pair<size_t, size_t>>> kids;
+    for (size_t i = lo; i < hi;) {
+      uint8_t c = static_cast<uint8_t>(keys[i].first[depth]);
+      size_t j = i + 1;
+      while (j < hi && static_cast<uint8_t>(keys[j].first[depth]) == c) ++j;
+      kids.push_back({c, {i, j}});
+      i = j;
+    }
+    const size_t c0 = kids[0].first;
+    size_t b = 0;
+    for (int32_t q = head;; q = nxt[size_t(q)]) {
+      if (q < 0) {  // ran off the end: grow and continue from the new cells
+        size_t old = check.size();
+        ensure(old * 2);
+        q = int32_t(old);
+      }
+      if (size_t(q) < c0 + 1) continue;
+      b = size_t(q) - c0;
+      ensure(b + 256 + 1);
+      if (used_base[b]) continue;
+      bool ok = true;
+      for (auto& k : kids)
+        if (check[b + k.first] != -1) {
+          ok = false;
+          break;
+        }
+      if (ok) break;
+    }
+    used_base[b] = true;
+    base[size_t(node)] = static_cast<int32_t>(b);
+    for (auto& k : kids) occupy(b + k.first, node);
+    for (auto& k : kids) place(static_cast<int32_t>(b + k.first), k.second.first, k.second.second, depth + 1);
+  }
+};
+
+}  // namespace
+
+void DoubleArrayTrie::build(std::vector<std::pair<std::string, int32_t>> keys) {
+  units_.clear();
+  values_.clear();
+  std::fill(std::begin(first_byte_), std::end(first_byte_), false);
+  std::sort(keys.begin(), keys.end());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i].first.empty()) throw ValueError("trie: empty key");
+    if (i && keys[i].first == keys[i - 1].first) throw ValueError("trie: duplicate key");
+    first_byte_[static_cast<uint8_t>(keys[i].first[0])] = true;
+  }
+  if (keys.empty()) return;
+  Builder b{keys, {}, {}, {}, {}, {}, {}};
+  b.ensure(512);
+  b.check[0] = -2;  // the root
+  b.place(0, 0, keys.size(), 0);
+  size_t n = b.check.size();
+  while (n > 1 && b.check[n - 1] == -1) --n;
+  units_.resize(n);
+  values_.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    units_[i] = Unit{b.base[i], b.check[i]};
+    values_[i] = b.value[i];
+  }
+}
+
+int32_t DoubleArrayTrie::find(std::string_view key) const {
+  if (units_.empty() || key.empty()) return -1;
+  uint32_t node = 0;
+  for (char ch : key) {
+    uint32_t t = static_cast<uint32_t>(units_[node].base) + static_cast<uint8_t>(ch);
+    if (t >= units_.size() || units_[t].check != static_cast<int32_t>(node)) return -1;
+    node = t;
+  }
+  return values_[node];
+}
+
+}  // namespace sp
+}  // namespace fastlm
