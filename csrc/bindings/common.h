@@ -46,6 +46,7 @@ void register_pretokenize(py::module_& m);
 void register_bpe(py::module_& m);
 void register_bpe_trainer(py::module_& m);
 void register_tokenizer(py::module_& m);
+void register_wordpiece(py::module_& m);
 void register_unigram(py::module_& m);
 
 }  // namespace fastlm_py

@@ -33,5 +33,6 @@ PYBIND11_MODULE(_core, m) {
   fastlm_py::register_pretokenize(m);
   fastlm_py::register_bpe(m);
   fastlm_py::register_bpe_trainer(m);
+  fastlm_py::register_wordpiece(m);
   fastlm_py::register_unigram(m);
 }

@@ -108,6 +108,9 @@ class BatchEncoding:
 
 
 def pad_encoding(enc: Encoding, length: int, pad_id: int, pad_type_id: int = 0, side: str = "right") -> Encoding:
+    """Pads in place to `length` (and every overflowing encoding too, as HF does)."""
+    for o in enc.overflowing:
+        pad_encoding(o, length, pad_id, pad_type_id, side)
     n = length - len(enc.ids)
     if n <= 0:
         return enc
@@ -142,3 +145,138 @@ def padded_length(lengths: Sequence[int], padding: Any, max_length: Optional[int
     if multiple:
         target = -(-target // multiple) * multiple
     return target
+
+
+# ------------------------------------------------------------------------------------- truncation with overflow
+def truncated_lengths(la: int, lb: Optional[int], strategy: Optional[str], max_length: Optional[int],
+                      n_added: int) -> Tuple[int, Optional[int]]:
+    """Lengths to keep of A and B (HF `truncate_encodings`). max_length counts the n_added special tokens."""
+    if strategy is None:
+        return la, lb
+    if max_length is None or not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 0:
+        raise ValueError(f"truncation needs max_length (an int >= 0), got {max_length!r}")
+    limit = max_length - n_added
+    if limit < 0:
+        # HF tokenizers leaves the sequences whole when max_length cannot even hold the special tokens
+        return la, lb
+    if limit == 0:
+        return 0, (0 if lb is not None else None)
+    total = la + (lb or 0)
+    if total <= limit:
+        return la, lb
+    remove = total - limit
+    if strategy == "longest_first":
+        if lb is None:
+            return limit, None
+        n1, n2, swap = la, lb, False
+        if n1 > n2:
+            n1, n2, swap = n2, n1, True
+        n2 = n1 if n1 > limit else max(n1, limit - n1)
+        if n1 + n2 > limit:
+            n1 = limit // 2
+            n2 = n1 + limit % 2
+        return (n2, n1) if swap else (n1, n2)
+    if strategy == "only_first":
+        if la <= remove:
+            raise ValueError(f"only_first truncation cannot fit max_length={max_length}: the first sequence has {la} "
+                             f"tokens and {remove} would have to go; use 'longest_first' or a larger max_length")
+        return la - remove, lb
+    if strategy == "only_second":
+        if lb is None:
+            raise ValueError("only_second truncation needs a pair (a second sequence)")
+        if lb <= remove:
+            raise ValueError(f"only_second truncation cannot fit max_length={max_length}: the second sequence has {lb} "
+                             f"tokens and {remove} would have to go; use 'longest_first' or a larger max_length")
+        return la, lb - remove
+    raise ValueError(f"unknown truncation strategy {strategy!r}")
+
+
+def _plain(ids: List[int], offs: List[Tuple[int, int]], seq: Optional[int], type_id: int = 0, special: int = 0) -> Encoding:
+    n = len(ids)
+    return Encoding(ids=list(ids), type_ids=[type_id] * n, attention_mask=[1] * n, offsets=list(offs),
+                    special_tokens_mask=[special] * n, sequence_ids=[seq] * n)
+
+
+def window(ids: List[int], offs: List[Tuple[int, int]], max_len: Optional[int], stride: int, seq: int) -> Encoding:
+    """Keep the first max_len tokens; the rest goes to `overflowing` as windows of max_len tokens that start every
+    max_len - stride tokens (HF `Encoding::truncate`, right side)."""
+    n = len(ids)
+    if max_len is None or max_len >= n:
+        return _plain(ids, offs, seq)
+    if max_len == 0:
+        e = _plain([], [], seq)
+        e.overflowing = [_plain(ids, offs, seq)]
+        return e
+    if stride >= max_len:
+        raise ValueError(f"stride={stride} must be smaller than the number of tokens kept per sequence ({max_len}; "
+                         "max_length minus the special tokens, shared between the pair)")
+    step = max_len - stride
+    parts = []
+    for start in range(0, n, step):
+        stop = min(start + max_len, n)
+        parts.append(_plain(ids[start:stop], offs[start:stop], seq))
+        if stop == n:
+            break
+    first = parts[0]
+    first.overflowing = parts[1:]
+    return first
+
+
+def _copy(e: Encoding) -> Encoding:
+    return Encoding(ids=list(e.ids), type_ids=list(e.type_ids), attention_mask=list(e.attention_mask),
+                    offsets=list(e.offsets), special_tokens_mask=list(e.special_tokens_mask),
+                    sequence_ids=list(e.sequence_ids), overflowing=[_copy(o) for o in e.overflowing])
+
+
+def merge_with(e: Encoding, other: Encoding) -> None:
+    """Appends `other` to `e` in place, combining overflowing parts as HF `Encoding::merge_with` does: each of e's
+    overflowing parts with other and with each of other's parts, then e itself with each of other's parts."""
+    over: List[Encoding] = []
+    for eo in e.overflowing:
+        x = _copy(eo)
+        merge_with(x, _copy(other))
+        over.append(x)
+        for oo in other.overflowing:
+            x = _copy(eo)
+            merge_with(x, _copy(oo))
+            over.append(x)
+    for oo in other.overflowing:
+        x = _copy(e)
+        merge_with(x, _copy(oo))
+        over.append(x)
+    e.ids += other.ids
+    e.type_ids += other.type_ids
+    e.attention_mask += other.attention_mask
+    e.offsets += other.offsets
+    e.special_tokens_mask += other.special_tokens_mask
+    e.sequence_ids += other.sequence_ids
+    e.overflowing = over
+
+
+def _set_type(e: Encoding, type_id: int) -> None:
+    e.type_ids = [type_id] * len(e.ids)
+    for o in e.overflowing:
+        _set_type(o, type_id)
+
+
+def assemble(parts: List[Encoding], post: Any) -> Encoding:
+    """Post-process A (and B), each possibly with overflowing parts: the template's special tokens around them
+    (post=None: no special tokens, B gets type id 1)."""
+    if post is None:
+        pieces = []
+        for i, p in enumerate(parts):
+            _set_type(p, i)
+            pieces.append(p)
+    else:
+        pieces = []
+        for tok, tid in (post.pair if len(parts) == 2 else post.single):
+            if tok in ("A", "B"):
+                p = parts[0 if tok == "A" else 1]
+                _set_type(p, tid)
+                pieces.append(p)
+            else:
+                pieces.append(_plain([post.special_tokens[tok]], [(0, 0)], None, tid, 1))
+    out = _plain([], [], None)
+    for p in pieces:
+        merge_with(out, p)
+    return out

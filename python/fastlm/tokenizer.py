@@ -17,7 +17,7 @@ from typing import AbstractSet, Any, Collection, Dict, Iterable, List, Literal, 
 import numpy as np
 
 from . import _core
-from .encoding import BatchEncoding, Encoding, pad_encoding, padded_length
+from .encoding import BatchEncoding, Encoding, assemble, pad_encoding, padded_length, truncated_lengths, window
 from .postprocess import TemplateProcessing
 
 SpecialSet = Union[Literal["all"], AbstractSet[str], Collection[str]]
@@ -296,6 +296,7 @@ class Tokenizer:
         padding: Union[bool, str] = False,
         truncation: Union[bool, str] = False,
         max_length: Optional[int] = None,
+        stride: int = 0,
         pad_to_multiple_of: Optional[int] = None,
         padding_side: str = "right",
         num_threads: Optional[int] = None,
@@ -303,11 +304,20 @@ class Tokenizer:
         """HF-style encoding with the post-processor, offsets, attention mask, and optional padding/truncation.
 
         A str gives an `Encoding`; a list of str gives a `BatchEncoding`. Special tokens in the text are not parsed.
+        truncation: True/'longest_first', 'only_first', 'only_second' (needs max_length, which counts the special
+        tokens the post-processor adds). What is cut goes to `Encoding.overflowing` in windows of the kept length
+        that overlap by `stride` tokens, exactly as HF tokenizers does. padding: True/'longest', 'max_length'
+        (with pad_to_multiple_of); overflowing encodings are padded too.
         """
+        if padding_side not in ("right", "left"):
+            raise ValueError(f"padding_side must be 'right' or 'left', not {padding_side!r}")
+        if not isinstance(stride, int) or isinstance(stride, bool) or stride < 0:
+            raise ValueError(f"stride must be an int >= 0, not {stride!r}")
         if isinstance(text, str):
             if pair is not None and not isinstance(pair, str):
                 raise TypeError("pair must be a str when text is a str")
-            enc = self._encode_one(text, pair, add_special_tokens, truncation, max_length)
+            enc = self._encode_many([text], [pair] if pair is not None else None, add_special_tokens, truncation,
+                                    max_length, stride, 1)[0]
             target = padded_length([len(enc)], padding, max_length, pad_to_multiple_of)
             if target is not None:
                 pad_encoding(enc, target, self._pad_id(), side=padding_side)
@@ -318,7 +328,7 @@ class Tokenizer:
             pairs = self._check_texts(pair)
             if len(pairs) != len(texts):
                 raise ValueError(f"got {len(texts)} texts but {len(pairs)} pairs")
-        encs = self._encode_many(texts, pairs, add_special_tokens, truncation, max_length, num_threads)
+        encs = self._encode_many(texts, pairs, add_special_tokens, truncation, max_length, stride, num_threads)
         target = padded_length([len(e) for e in encs], padding, max_length, pad_to_multiple_of)
         if target is not None:
             pid = self._pad_id()
@@ -343,48 +353,29 @@ class Tokenizer:
                                                          _threads(num_threads))
 
     def _encode_many(self, texts: List[str], pairs: Optional[List[str]], add_special_tokens: bool,
-                     truncation: Union[bool, str], max_length: Optional[int],
+                     truncation: Union[bool, str], max_length: Optional[int], stride: int,
                      num_threads: Optional[int]) -> List[Encoding]:
         raw = self._raw_with_offsets(texts + (pairs or []), num_threads)
         n = len(texts)
-        out = []
-        for i in range(n):
-            a = raw[i]
-            b = raw[n + i] if pairs is not None else None
-            out.append(self._assemble(a, b, add_special_tokens, truncation, max_length))
-        return out
+        strategy = _strategy(truncation)
+        return [self._assemble(raw[i], raw[n + i] if pairs is not None else None, add_special_tokens, strategy,
+                               max_length, stride) for i in range(n)]
 
-    def _encode_one(self, text: str, pair: Optional[str], add_special_tokens: bool,
-                    truncation: Union[bool, str], max_length: Optional[int]) -> Encoding:
-        return self._encode_many([text], [pair] if pair is not None else None, add_special_tokens, truncation,
-                                 max_length, 1)[0]
-
-    def _assemble(self, a: tuple, b: Optional[tuple], add_special_tokens: bool,
-                  truncation: Union[bool, str], max_length: Optional[int]) -> Encoding:
+    def _assemble(self, a: tuple, b: Optional[tuple], add_special_tokens: bool, strategy: Optional[str],
+                  max_length: Optional[int], stride: int) -> Encoding:
+        """Model output of A (and B) -> truncation with overflow -> post-processor, in the order and with the
+        overflow semantics of HF tokenizers (`truncate_encodings`, `Encoding::truncate`, `Encoding::merge_with`)."""
         ids_a = a[0].tolist()
         off_a = list(zip(a[1].tolist(), a[2].tolist()))
         ids_b = b[0].tolist() if b is not None else None
         off_b = list(zip(b[1].tolist(), b[2].tolist())) if b is not None else None
-        if truncation not in (False, None, "do_not_truncate"):
-            if max_length is None:
-                raise ValueError("truncation needs max_length")
-            budget = max_length
-            if add_special_tokens and self.post_processor is not None:
-                budget -= self.post_processor.num_special_tokens(ids_b is not None)
-            if budget < 0:
-                raise ValueError(f"max_length={max_length} is smaller than the number of special tokens added")
-            strategy = "longest_first" if truncation is True else truncation
-            ids_a, off_a, ids_b, off_b = _truncate(ids_a, off_a, ids_b, off_b, budget, strategy)
-        if add_special_tokens and self.post_processor is not None:
-            ids, types, special, offs, seq = self.post_processor.apply(ids_a, ids_b, off_a, off_b)
-        else:
-            ids = ids_a + (ids_b or [])
-            types = [0] * len(ids_a) + [1] * len(ids_b or [])
-            special = [0] * len(ids)
-            offs = off_a + (off_b or [])
-            seq = [0] * len(ids_a) + [1] * len(ids_b or [])
-        return Encoding(ids=ids, type_ids=types, attention_mask=[1] * len(ids), offsets=offs,
-                        special_tokens_mask=special, sequence_ids=list(seq))
+        post = self.post_processor if add_special_tokens else None
+        len_a, len_b = truncated_lengths(len(ids_a), None if ids_b is None else len(ids_b), strategy, max_length,
+                                         post.num_special_tokens(ids_b is not None) if post is not None else 0)
+        parts = [window(ids_a, off_a, len_a, stride, 0)]
+        if ids_b is not None:
+            parts.append(window(ids_b, off_b, len_b, stride, 1))  # type: ignore[arg-type]
+        return assemble(parts, post)
 
     # ------------------------------------------------------------------ persistence
     def __reduce__(self) -> tuple:
@@ -446,34 +437,12 @@ class Tokenizer:
         return load_gpt2(encoder_json, vocab_bpe, special_tokens=special_tokens)
 
 
-def _truncate(ids_a: List[int], off_a: list, ids_b: Optional[List[int]], off_b: Optional[list], budget: int,
-              strategy: str) -> tuple:
-    la, lb = len(ids_a), len(ids_b or [])
-    if la + lb <= budget:
-        return ids_a, off_a, ids_b, off_b
-    if strategy == "longest_first":
-        if ids_b is None:
-            return ids_a[:budget], off_a[:budget], None, None
-        # remove one token at a time from the longer sequence (ties: the first)
-        over = la + lb - budget
-        na, nb = la, lb
-        while over > 0:
-            if na >= nb:
-                na -= 1
-            else:
-                nb -= 1
-            over -= 1
-        return ids_a[:na], off_a[:na], ids_b[:nb], off_b[:nb]  # type: ignore[index]
-    if strategy == "only_first":
-        keep = budget - lb
-        if keep < 0:
-            raise ValueError("only_first truncation cannot fit: the second sequence alone exceeds max_length")
-        return ids_a[:keep], off_a[:keep], ids_b, off_b
-    if strategy == "only_second":
-        if ids_b is None:
-            raise ValueError("only_second truncation needs a pair")
-        keep = budget - la
-        if keep < 0:
-            raise ValueError("only_second truncation cannot fit: the first sequence alone exceeds max_length")
-        return ids_a, off_a, ids_b[:keep], off_b[:keep]  # type: ignore[index]
-    raise ValueError(f"truncation must be True, 'longest_first', 'only_first' or 'only_second', not {strategy!r}")
+def _strategy(truncation: Union[bool, str, None]) -> Optional[str]:
+    if truncation in (False, None, "do_not_truncate"):
+        return None
+    if truncation is True:
+        return "longest_first"
+    if truncation in ("longest_first", "only_first", "only_second"):
+        return str(truncation)
+    raise ValueError(f"truncation must be True, False, 'longest_first', 'only_first', 'only_second' or "
+                     f"'do_not_truncate', not {truncation!r}")

@@ -74,6 +74,7 @@ def _load_hf_json(p: Path, **kw: Any) -> Tokenizer:
 register(_is_hf_json, _load_hf_json)
 register(lambda p: p.is_file() and _looks_tiktoken(p), _load_tiktoken)
 register(_is_gpt2, _load_gpt2)
+register(lambda p: __import__("fastlm.formats.bert", fromlist=["x"]).is_vocab_txt(p), lambda p, **kw: __import__("fastlm.formats.bert", fromlist=["x"]).load_detected(p, **kw))
 register(lambda p: p.is_file() and p.suffix == ".model", lambda p, **kw: __import__("fastlm.formats.sentencepiece", fromlist=["x"]).load_sentencepiece(p, **kw))
 
 
@@ -92,6 +93,7 @@ def load(path: Union[str, os.PathLike], **options: Any) -> Tokenizer:
 
 
 _EXTRA_NAMES: List[str] = []
+_EXTRA_NAMES.append("BERT vocab.txt")
 _EXTRA_NAMES.append("SentencePiece .model")
 
 
@@ -116,5 +118,6 @@ def rebuild(state: dict) -> Tokenizer:
 
 
 _REBUILDERS: dict = {}
+_REBUILDERS["wordpiece"] = lambda state: __import__("fastlm.formats.bert", fromlist=["rebuild"]).rebuild(state)
 _REBUILDERS["hf_bpe"] = lambda state: __import__("fastlm.formats.hf_bpe", fromlist=["rebuild"]).rebuild(state)
 _REBUILDERS["unigram"] = lambda st: __import__("fastlm.formats.sentencepiece", fromlist=["x"]).rebuild(st)

@@ -20,7 +20,7 @@ MODEL_LOADERS: Dict[str, Callable[..., Tokenizer]] = {}  # model.type -> loader(
 MODEL_SAVERS: Dict[str, Callable[[Tokenizer], dict]] = {}  # tokenizer kind -> saver(tok) -> JSON object
 
 # Modules (in this package) that fill the registries when imported; imported on first use, so no import cycle.
-PROVIDERS = ["hf_bpe"]
+PROVIDERS = ["hf_bpe", "hf_wordpiece"]
 
 
 def _ensure_registered() -> None:
