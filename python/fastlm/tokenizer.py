@@ -88,7 +88,9 @@ class Tokenizer:
     @property
     def vocab_size(self) -> int:
         """Number of tokens, special tokens included."""
-        return int(self._core.encoder.vocab_size) + len(self._special_tokens)
+        bound = int(self._core.encoder.id_bound)
+        # special tokens that are also vocabulary entries (BERT's [CLS], ...) are counted once
+        return int(self._core.encoder.vocab_size) + sum(1 for i in self._special_tokens.values() if i >= bound)
 
     @property
     def model_type(self) -> str:
@@ -118,6 +120,8 @@ class Tokenizer:
     def _masks(self, allowed_special: SpecialSet, disallowed_special: SpecialSet) -> Tuple[Optional[bytes], Optional[bytes]]:
         if not self._special_order:
             return None, None
+        if disallowed_special == "all" and not allowed_special and not isinstance(allowed_special, str):
+            return None, self._all_mask  # the default, on every call: keep it cheap
         if allowed_special == "all":
             allowed = set(self._special_order)
         else:
