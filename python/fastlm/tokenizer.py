@@ -12,13 +12,16 @@ Conventions (DESIGN.md):
 from __future__ import annotations
 
 import os
-from typing import AbstractSet, Any, Collection, Dict, Iterable, List, Literal, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, AbstractSet, Any, Collection, Dict, Iterable, List, Literal, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _core
 from .encoding import BatchEncoding, Encoding, assemble, pad_encoding, padded_length, truncated_lengths, window
 from .postprocess import TemplateProcessing
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .serving import DecodeStream, StreamRule
 
 SpecialSet = Union[Literal["all"], AbstractSet[str], Collection[str]]
 TextInput = Union[str, bytes]
@@ -290,6 +293,42 @@ class Tokenizer:
     def decode_batch(self, batch: Sequence[Sequence[int]], errors: str = "replace") -> List[str]:
         return [self.decode(t, errors=errors) for t in batch]
 
+    # ------------------------------------------------------------------ serving helpers (serving.py)
+    def stream_rule(self) -> "StreamRule":
+        """How `decode_stream` decodes this tokenizer's ids incrementally (see fastlm.serving)."""
+        from .serving import stream_rule
+
+        return stream_rule(self)
+
+    def decode_stream(self, *, skip_special_tokens: bool = False, errors: str = "replace") -> "DecodeStream":
+        """A streaming decoder: `step(id)` returns text as soon as it is complete UTF-8 (see fastlm.serving)."""
+        from .serving import DecodeStream
+
+        return DecodeStream(self, skip_special_tokens=skip_special_tokens, errors=errors)
+
+    def count(self, text: str, *, allowed_special: SpecialSet = frozenset(),
+              disallowed_special: SpecialSet = "all") -> int:
+        """len(self.encode(text)) without building the id list."""
+        from .serving import count
+
+        return count(self, text, allowed_special=allowed_special, disallowed_special=disallowed_special)
+
+    def count_till_limit(self, text: str, limit: int, *, allowed_special: SpecialSet = frozenset(),
+                         disallowed_special: SpecialSet = "all") -> Optional[int]:
+        """The number of tokens if it is at most `limit`, else None."""
+        from .serving import count_till_limit
+
+        return count_till_limit(self, text, limit, allowed_special=allowed_special,
+                                disallowed_special=disallowed_special)
+
+    def truncate(self, text: str, max_tokens: int, *, side: str = "right", allowed_special: SpecialSet = frozenset(),
+                 disallowed_special: SpecialSet = "all") -> str:
+        """Cut text at a token boundary so it encodes to at most max_tokens tokens (side='left' keeps the end)."""
+        from .serving import truncate
+
+        return truncate(self, text, max_tokens, side=side, allowed_special=allowed_special,
+                        disallowed_special=disallowed_special)
+
     # ------------------------------------------------------------------ HF-style call
     def __call__(
         self,
@@ -383,14 +422,19 @@ class Tokenizer:
 
     # ------------------------------------------------------------------ persistence
     def __reduce__(self) -> tuple:
-        from .formats import rebuild
+        from .pipelines import reduce_tokenizer
 
-        return (rebuild, (self._state_for_pickle(),))
+        return reduce_tokenizer(self)
 
     def _state_for_pickle(self) -> dict:
         st = dict(self._state)
         st.setdefault("name", self.name)
-        if st.get("kind") == "bpe" and "ranks" not in st and "path" not in st:
+        if st.get("kind") == "bpe" and ("gpt2" in st or "gpt2_model" in st):
+            from .formats.gpt2 import model_content
+
+            st.pop("gpt2", None)  # file paths: a worker on another machine cannot read them
+            st["gpt2_model"] = model_content(self._core.encoder.model)
+        elif st.get("kind") == "bpe" and "ranks" not in st and "path" not in st:
             st["ranks_tiktoken"] = _core.format_tiktoken(self._core.encoder.model)
         return st
 

@@ -104,6 +104,10 @@ def rebuild(state: dict) -> Tokenizer:
         from .. import _core
         from .tiktoken import build_bpe
 
+        if "gpt2_model" in state:
+            from .gpt2 import rebuild_gpt2
+
+            return rebuild_gpt2(state)
         if "gpt2" in state:
             from .gpt2 import load_gpt2
 
