@@ -232,7 +232,7 @@ def truncate(tok: "Tokenizer", text: str, max_tokens: int, *, side: str = "right
         raise TypeError(f"truncate takes a str, not {type(text).__name__}")
     text = _fix(text)
     opts = dict(allowed_special=allowed_special, disallowed_special=disallowed_special)
-    ids = tok.encode(text, **opts)  # type: ignore[arg-type]
+    ids = tok.encode(text, **opts)
     n = len(ids)
     if n <= max_tokens:
         return text
@@ -244,7 +244,7 @@ def truncate(tok: "Tokenizer", text: str, max_tokens: int, *, side: str = "right
             if c < 0:
                 continue
             head = text[:c]
-            got = tok.encode(head, **opts)  # type: ignore[arg-type]
+            got = tok.encode(head, **opts)
             if len(got) <= max_tokens and got == ids[:len(got)]:
                 return head
         return ""
@@ -253,7 +253,7 @@ def truncate(tok: "Tokenizer", text: str, max_tokens: int, *, side: str = "right
         if c < 0:
             continue
         tail = text[c:]
-        got = tok.encode(tail, **opts)  # type: ignore[arg-type]
+        got = tok.encode(tail, **opts)
         if len(got) <= max_tokens and (not got or got == ids[n - len(got):]):
             return tail
     return ""

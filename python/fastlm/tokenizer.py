@@ -12,7 +12,8 @@ Conventions (DESIGN.md):
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, AbstractSet, Any, Collection, Dict, Iterable, List, Literal, Optional, Sequence, Tuple, Union
+from typing import (TYPE_CHECKING, AbstractSet, Any, Collection, Dict, Iterable, List, Literal, Optional, Sequence,
+                    Set, Tuple, Union, cast)
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class Tokenizer:
         name: str = "",
         pattern: Optional[str] = None,
         post_processor: Optional[TemplateProcessing] = None,
-        state: Optional[dict] = None,
+        state: Optional[Dict[str, Any]] = None,
         pad_token: Optional[str] = None,
     ) -> None:
         self._core = core
@@ -80,7 +81,7 @@ class Tokenizer:
         return dict(self._special_tokens)
 
     @property
-    def special_tokens_set(self) -> set:
+    def special_tokens_set(self) -> Set[str]:
         return set(self._special_tokens)
 
     @property
@@ -107,7 +108,7 @@ class Tokenizer:
         raise AttributeError("this tokenizer has no end-of-text token")
 
     def token_to_id(self, token: Union[str, bytes]) -> Optional[int]:
-        return self._core.token_to_id(token)
+        return cast(Optional[int], self._core.token_to_id(token))
 
     def id_to_token(self, id: int) -> Optional[str]:
         b = self._core.token_bytes(int(id))
@@ -156,18 +157,18 @@ class Tokenizer:
         if self._regex is not None:
             return self._encode_regex(text, a, d)
         try:
-            return self._core.encode(text, a, d)
+            return cast("List[int]", self._core.encode(text, a, d))
         except UnicodeEncodeError:
-            return self._core.encode(_fix_surrogates(text), a, d)
+            return cast("List[int]", self._core.encode(_fix_surrogates(text), a, d))
 
     def encode_ordinary(self, text: str) -> List[int]:
         """Encode text with special tokens treated as plain text."""
         if self._regex is not None:
             return self._encode_regex(text, None, None)
         try:
-            return self._core.encode(text, None, None)
+            return cast("List[int]", self._core.encode(text, None, None))
         except UnicodeEncodeError:
-            return self._core.encode(_fix_surrogates(text), None, None)
+            return cast("List[int]", self._core.encode(_fix_surrogates(text), None, None))
 
     def encode_bytes(self, data: bytes) -> List[int]:
         """Encode raw bytes (may be invalid UTF-8) as ordinary text. `decode_bytes` restores them exactly."""
@@ -176,7 +177,7 @@ class Tokenizer:
         data = bytes(data)
         if self._regex is not None:
             return self._encode_regex(data.decode("utf-8", "surrogateescape"), None, None)
-        return self._core.encode(data, None, None)
+        return cast("List[int]", self._core.encode(data, None, None))
 
     def encode_to_numpy(self, text: str, *, allowed_special: SpecialSet = frozenset(),
                         disallowed_special: SpecialSet = "all") -> np.ndarray:
@@ -208,7 +209,7 @@ class Tokenizer:
                         f"pass disallowed_special=() or leave it out of disallowed_special."
                     )
         allowed = [t for t, m in zip(toks, a) if m] if a is not None else []
-        model = self._core.encoder.model
+        model = cast("_core.BpeEncoder", self._core.encoder).model
         out: List[int] = []
 
         def ordinary(seg: str) -> None:
@@ -272,7 +273,7 @@ class Tokenizer:
             return self._core.encode_batch_flat([_fix_surrogates(t) for t in texts], a, d, _threads(num_threads))
 
     @staticmethod
-    def _check_texts(texts: Sequence[str]) -> list:
+    def _check_texts(texts: Sequence[str]) -> List[str]:
         if isinstance(texts, (str, bytes)):
             raise TypeError("encode_batch takes a list of texts; for one text use encode()")
         texts = list(texts)
@@ -388,7 +389,7 @@ class Tokenizer:
                 return int(i)
         raise ValueError("padding needs a pad token: this tokenizer has none (set tok.pad_token = '<token>')")
 
-    def _raw_with_offsets(self, texts: List[str], num_threads: Optional[int]) -> list:
+    def _raw_with_offsets(self, texts: List[str], num_threads: Optional[int]) -> List[Any]:
         try:
             return self._core.encode_batch_with_offsets(texts, None, None, _threads(num_threads))
         except UnicodeEncodeError:
@@ -404,7 +405,7 @@ class Tokenizer:
         return [self._assemble(raw[i], raw[n + i] if pairs is not None else None, add_special_tokens, strategy,
                                max_length, stride) for i in range(n)]
 
-    def _assemble(self, a: tuple, b: Optional[tuple], add_special_tokens: bool, strategy: Optional[str],
+    def _assemble(self, a: Tuple[Any, ...], b: Optional[Tuple[Any, ...]], add_special_tokens: bool, strategy: Optional[str],
                   max_length: Optional[int], stride: int) -> Encoding:
         """Model output of A (and B) -> truncation with overflow -> post-processor, in the order and with the
         overflow semantics of HF tokenizers (`truncate_encodings`, `Encoding::truncate`, `Encoding::merge_with`)."""
@@ -421,24 +422,24 @@ class Tokenizer:
         return assemble(parts, post)
 
     # ------------------------------------------------------------------ persistence
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> Tuple[Any, ...]:
         from .pipelines import reduce_tokenizer
 
         return reduce_tokenizer(self)
 
-    def _state_for_pickle(self) -> dict:
+    def _state_for_pickle(self) -> Dict[str, Any]:
         st = dict(self._state)
         st.setdefault("name", self.name)
         if st.get("kind") == "bpe" and ("gpt2" in st or "gpt2_model" in st):
             from .formats.gpt2 import model_content
 
             st.pop("gpt2", None)  # file paths: a worker on another machine cannot read them
-            st["gpt2_model"] = model_content(self._core.encoder.model)
+            st["gpt2_model"] = model_content(cast("_core.BpeEncoder", self._core.encoder).model)
         elif st.get("kind") == "bpe" and "ranks" not in st and "path" not in st:
-            st["ranks_tiktoken"] = _core.format_tiktoken(self._core.encoder.model)
+            st["ranks_tiktoken"] = _core.format_tiktoken(cast("_core.BpeEncoder", self._core.encoder).model)
         return st
 
-    def save(self, path: Union[str, os.PathLike]) -> None:
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Save atomically. `*.tiktoken` writes tiktoken ranks; anything else writes HF tokenizer.json."""
         if os.fspath(path).endswith(".tiktoken"):
             self.save_tiktoken(path)
@@ -447,20 +448,20 @@ class Tokenizer:
 
         hf_json.save(self, path)
 
-    def save_tiktoken(self, path: Union[str, os.PathLike]) -> None:
+    def save_tiktoken(self, path: Union[str, os.PathLike[str]]) -> None:
         """Write the ranks as a .tiktoken file (atomically). Only for byte-level BPE with the tiktoken merge rule."""
         from ._io import atomic_write_bytes
 
         if self.model_type != "BPE":
             raise ValueError(f"a .tiktoken file holds byte-level BPE ranks; this is a {self.model_type} tokenizer")
-        atomic_write_bytes(path, _core.format_tiktoken(self._core.encoder.model))
+        atomic_write_bytes(path, _core.format_tiktoken(cast("_core.BpeEncoder", self._core.encoder).model))
 
     def __repr__(self) -> str:
         return f"<fastlm.Tokenizer {self.name or self.model_type} vocab={self.vocab_size}>"
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_tiktoken(cls, path: Union[str, os.PathLike], *, pattern: Optional[str] = None,
+    def from_tiktoken(cls, path: Union[str, os.PathLike[str]], *, pattern: Optional[str] = None,
                       special_tokens: Optional[Dict[str, int]] = None, name: Optional[str] = None) -> "Tokenizer":
         """Load a .tiktoken rank file. Published names (r50k/p50k/cl100k/o200k_base) get their pattern and special
         tokens; any other file needs `pattern=`."""
@@ -477,7 +478,7 @@ class Tokenizer:
         return from_ranks(ranks, pattern=pattern, special_tokens=special_tokens, name=name)
 
     @classmethod
-    def from_gpt2(cls, encoder_json: Union[str, os.PathLike], vocab_bpe: Union[str, os.PathLike], *,
+    def from_gpt2(cls, encoder_json: Union[str, os.PathLike[str]], vocab_bpe: Union[str, os.PathLike[str]], *,
                   special_tokens: Optional[Dict[str, int]] = None) -> "Tokenizer":
         """Load GPT-2 `encoder.json` (HF: vocab.json) + `vocab.bpe` (HF: merges.txt)."""
         from .formats.gpt2 import load_gpt2

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from .patterns import R50K_PATTERN
 from .tiktoken import build_bpe
 
 
-def read_merges(path: Union[str, os.PathLike]) -> List[Tuple[bytes, bytes]]:
+def read_merges(path: Union[str, os.PathLike[str]]) -> List[Tuple[bytes, bytes]]:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -33,7 +33,7 @@ def read_merges(path: Union[str, os.PathLike]) -> List[Tuple[bytes, bytes]]:
     return merges
 
 
-def read_vocab_json(path: Union[str, os.PathLike]) -> Dict[bytes, int]:
+def read_vocab_json(path: Union[str, os.PathLike[str]]) -> Dict[bytes, int]:
     p = Path(path)
     try:
         obj = json.loads(p.read_text(encoding="utf-8"))
@@ -49,7 +49,7 @@ def read_vocab_json(path: Union[str, os.PathLike]) -> Dict[bytes, int]:
     return out
 
 
-def load_gpt2(encoder_json: Union[str, os.PathLike], vocab_bpe: Union[str, os.PathLike], *,
+def load_gpt2(encoder_json: Union[str, os.PathLike[str]], vocab_bpe: Union[str, os.PathLike[str]], *,
               special_tokens: Optional[Dict[str, int]] = None) -> Tokenizer:
     vocab = read_vocab_json(encoder_json)
     merges = read_merges(vocab_bpe)
@@ -75,7 +75,7 @@ def model_content(model: "_core.BpeModel") -> Tuple[bytes, bytes, bytes]:
     return blob, table.tobytes(), pairs.tobytes()
 
 
-def rebuild_gpt2(state: dict) -> Tokenizer:
+def rebuild_gpt2(state: Dict[str, Any]) -> Tokenizer:
     blob, table_b, pairs_b = state["gpt2_model"]
     table = np.frombuffer(table_b, dtype=np.uint32).reshape(-1, 2).tolist()
     vocab: List[Tuple[bytes, int]] = []
