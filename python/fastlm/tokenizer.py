@@ -283,12 +283,21 @@ class Tokenizer:
         """Decode ids to bytes. Unknown ids raise KeyError."""
         return self._core.decode_bytes(tokens)
 
-    def decode(self, tokens: Union[Sequence[int], np.ndarray], errors: str = "replace") -> str:
-        """Decode ids to text; invalid UTF-8 is handled by `errors` (as in bytes.decode)."""
+    def decode(self, tokens: Union[Sequence[int], np.ndarray], errors: str = "replace", *,
+               skip_special_tokens: bool = False) -> str:
+        """Decode ids to text; invalid UTF-8 is handled by `errors` (as in bytes.decode).
+
+        `skip_special_tokens=True` drops special-token ids first (HF's decode option); by default they are kept
+        as their text, as tiktoken does.
+        """
+        if skip_special_tokens and self._special_tokens:
+            special = set(self._special_tokens.values())
+            tokens = [t for t in (tokens.tolist() if isinstance(tokens, np.ndarray) else tokens) if int(t) not in special]
         return self._core.decode_bytes(tokens).decode("utf-8", errors=errors)
 
-    def decode_batch(self, batch: Sequence[Sequence[int]], errors: str = "replace") -> List[str]:
-        return [self.decode(t, errors=errors) for t in batch]
+    def decode_batch(self, batch: Sequence[Sequence[int]], errors: str = "replace", *,
+                     skip_special_tokens: bool = False) -> List[str]:
+        return [self.decode(t, errors=errors, skip_special_tokens=skip_special_tokens) for t in batch]
 
     # ------------------------------------------------------------------ HF-style call
     def __call__(
