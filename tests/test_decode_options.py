@@ -31,3 +31,15 @@ def test_sentencepiece_skip_control_tokens():
     sp = fastlm.load(data_path("tokenizers", "sentencepiece", "llama2_tokenizer.model"))
     ids = sp.encode("Hello world")
     assert sp.decode([1] + ids + [2], skip_special_tokens=True) == "Hello world"
+
+
+def test_wordpiece_decode_with_specials_matches_hf():
+    tokenizers = pytest.importorskip("tokenizers")
+    path = data_path("tokenizers", "bert-base-uncased", "tokenizer.json")
+    tok = fastlm.load(path)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    hf.no_padding()
+    hf.no_truncation()
+    for text, pair in [("hello world", None), ("Hello, world!", "second one."), ("unaffable", "x y")]:
+        ids = tok(text, pair=pair).ids
+        assert tok.decode(ids) == hf.decode(ids, skip_special_tokens=False)
