@@ -24,6 +24,9 @@ SpecialSet = Union[Literal["all"], AbstractSet[str], Collection[str]]
 TextInput = Union[str, bytes]
 
 
+_NO_SPECIALS: frozenset = frozenset()
+
+
 def _fix_surrogates(text: str) -> str:
     # Same rule as tiktoken: re-encode through UTF-16 so paired surrogates merge and lone ones become U+FFFD.
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
@@ -145,10 +148,15 @@ class Tokenizer:
         self,
         text: str,
         *,
-        allowed_special: SpecialSet = frozenset(),
+        allowed_special: SpecialSet = _NO_SPECIALS,
         disallowed_special: SpecialSet = "all",
     ) -> List[int]:
         """Encode text to the model's ids (no post-processing). Raises ValueError on a disallowed special token."""
+        if allowed_special is _NO_SPECIALS and disallowed_special == "all" and self._regex is None:
+            try:  # the default call, kept to one C++ call (short texts are dominated by per-call overhead)
+                return self._core.encode(text, None, self._all_mask)
+            except UnicodeEncodeError:
+                return self._core.encode(_fix_surrogates(text), None, self._all_mask)
         a, d = self._masks(allowed_special, disallowed_special)
         if self._regex is not None:
             return self._encode_regex(text, a, d)
