@@ -28,6 +28,9 @@ SpecialSet = Union[Literal["all"], AbstractSet[str], Collection[str]]
 TextInput = Union[str, bytes]
 
 
+_NO_SPECIALS: frozenset = frozenset()
+
+
 def _fix_surrogates(text: str) -> str:
     # Same rule as tiktoken: re-encode through UTF-16 so paired surrogates merge and lone ones become U+FFFD.
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
@@ -149,10 +152,15 @@ class Tokenizer:
         self,
         text: str,
         *,
-        allowed_special: SpecialSet = frozenset(),
+        allowed_special: SpecialSet = _NO_SPECIALS,
         disallowed_special: SpecialSet = "all",
     ) -> List[int]:
         """Encode text to the model's ids (no post-processing). Raises ValueError on a disallowed special token."""
+        if allowed_special is _NO_SPECIALS and disallowed_special == "all" and self._regex is None:
+            try:  # the default call, kept to one C++ call (short texts are dominated by per-call overhead)
+                return self._core.encode(text, None, self._all_mask)
+            except UnicodeEncodeError:
+                return self._core.encode(_fix_surrogates(text), None, self._all_mask)
         a, d = self._masks(allowed_special, disallowed_special)
         if self._regex is not None:
             return self._encode_regex(text, a, d)
@@ -287,12 +295,21 @@ class Tokenizer:
         """Decode ids to bytes. Unknown ids raise KeyError."""
         return self._core.decode_bytes(tokens)
 
-    def decode(self, tokens: Union[Sequence[int], np.ndarray], errors: str = "replace") -> str:
-        """Decode ids to text; invalid UTF-8 is handled by `errors` (as in bytes.decode)."""
+    def decode(self, tokens: Union[Sequence[int], np.ndarray], errors: str = "replace", *,
+               skip_special_tokens: bool = False) -> str:
+        """Decode ids to text; invalid UTF-8 is handled by `errors` (as in bytes.decode).
+
+        `skip_special_tokens=True` drops special-token ids first (HF's decode option); by default they are kept
+        as their text, as tiktoken does.
+        """
+        if skip_special_tokens and self._special_tokens:
+            special = set(self._special_tokens.values())
+            tokens = [t for t in (tokens.tolist() if isinstance(tokens, np.ndarray) else tokens) if int(t) not in special]
         return self._core.decode_bytes(tokens).decode("utf-8", errors=errors)
 
-    def decode_batch(self, batch: Sequence[Sequence[int]], errors: str = "replace") -> List[str]:
-        return [self.decode(t, errors=errors) for t in batch]
+    def decode_batch(self, batch: Sequence[Sequence[int]], errors: str = "replace", *,
+                     skip_special_tokens: bool = False) -> List[str]:
+        return [self.decode(t, errors=errors, skip_special_tokens=skip_special_tokens) for t in batch]
 
     # ------------------------------------------------------------------ serving helpers (serving.py)
     def stream_rule(self) -> "StreamRule":
