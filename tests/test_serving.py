@@ -192,6 +192,7 @@ def test_count_special_token_rules_follow_encode():
         tok.count("a<|endoftext|>")
     assert tok.count("a<|endoftext|>", allowed_special="all") == 2
     assert tok.count("a<|endoftext|>", disallowed_special=()) == len(tok.encode_ordinary("a<|endoftext|>"))
+    assert tok.count("a\ud800b") == len(tok.encode("a\ud800b"))  # lone surrogate repaired as encode() does
     with pytest.raises(ValueError, match="limit"):
         tok.count_till_limit("a", -1)
     with pytest.raises(TypeError):

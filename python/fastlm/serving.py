@@ -90,6 +90,9 @@ class DecodeStream:
         self._errors = errors
         self._skip: Set[int] = set(tok.special_tokens.values()) if skip_special_tokens else set()
         self._bound = tok.n_vocab
+        self._token_bytes = tok._core.token_bytes
+        self._decode = tok.decode_bytes
+        self._rebase_at = self._rule.context + 4  # window length (ids) at which it is cut back to the context
         self.reset()
 
     def reset(self) -> None:
@@ -109,17 +112,23 @@ class DecodeStream:
 
     def step(self, token: int) -> str:
         """Add one id; return the text that is now complete (possibly "")."""
-        t = self._check(token)
-        if t in self._skip:
-            return ""
         if self._rule.concatenative:
-            b = self._tok._core.token_bytes(t)
+            if self._skip and self._check(token) in self._skip:
+                return ""
+            try:
+                b = self._token_bytes(token)  # validated by the binding: the common case costs one call
+            except TypeError:
+                b = None
             if b is None:
-                raise KeyError(f"unknown token id {t}")
+                self._check(token)  # raises the TypeError / KeyError that says what is wrong
+                raise KeyError(f"unknown token id {int(token)}")
             return self._utf8.decode(b)
+        t = token if type(token) is int and 0 <= token < self._bound else self._check(token)
+        if self._skip and t in self._skip:
+            return ""
         w = self._window
         w.append(t)
-        full = self._tok.decode_bytes(w)
+        full = self._decode(w)
         base = self._base
         if full.startswith(base):
             new = full[len(base):]
@@ -129,13 +138,16 @@ class DecodeStream:
                 n += 1
             new = full[n:]
             self._sent = min(self._sent, len(new))
-        stable = max(self._sent, len(new) - max(0, self._rule.hold(full)))
+        hold = self._rule.hold
+        stable = len(new) if hold is _no_hold else max(self._sent, len(new) - max(0, hold(full)))
         out = self._utf8.decode(new[self._sent:stable])
         self._sent = stable
-        if stable == len(new):  # all emitted: the last ids become the context of what follows
+        # Once everything is emitted and the window has grown, the last ids become the context of what follows
+        # (re-basing on every step would cost a second decode per id).
+        if stable == len(new) and len(w) >= self._rebase_at:
             keep = w[-self._rule.context:]
             self._window = keep
-            self._base = self._tok.decode_bytes(keep)
+            self._base = self._decode(keep)
             self._sent = 0
         return out
 
@@ -157,7 +169,7 @@ class DecodeStream:
         """Return whatever is held back (an incomplete sequence becomes U+FFFD under errors='replace') and reset."""
         out = ""
         if not self._rule.concatenative and self._window:
-            full = self._tok.decode_bytes(self._window)
+            full = self._decode(self._window)
             new = full[len(self._base):] if full.startswith(self._base) else b""
             out = self._utf8.decode(new[self._sent:])
         out += self._utf8.decode(b"", final=True)
@@ -171,6 +183,12 @@ def count(tok: "Tokenizer", text: str, *, allowed_special: "SpecialSet" = frozen
     """len(tok.encode(text)) without a Python int per token (the ids stay in a numpy array)."""
     if not isinstance(text, str):
         raise TypeError(f"count takes a str, not {type(text).__name__}")
+    if (not allowed_special and not isinstance(allowed_special, str) and disallowed_special == "all"
+            and tok._regex is None):
+        try:  # the default call: one C++ call, the ids stay in C++ / numpy
+            return int(tok._core.encode_numpy(text, None, tok._all_mask).size)
+        except UnicodeEncodeError:
+            pass  # lone surrogates: the general path repairs them as encode() does
     return int(tok.encode_to_numpy(text, allowed_special=allowed_special, disallowed_special=disallowed_special).size)
 
 

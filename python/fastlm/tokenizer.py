@@ -28,7 +28,7 @@ SpecialSet = Union[Literal["all"], AbstractSet[str], Collection[str]]
 TextInput = Union[str, bytes]
 
 
-_NO_SPECIALS: frozenset = frozenset()
+_NO_SPECIALS: AbstractSet[str] = frozenset()
 
 
 def _fix_surrogates(text: str) -> str:
@@ -158,25 +158,25 @@ class Tokenizer:
         """Encode text to the model's ids (no post-processing). Raises ValueError on a disallowed special token."""
         if allowed_special is _NO_SPECIALS and disallowed_special == "all" and self._regex is None:
             try:  # the default call, kept to one C++ call (short texts are dominated by per-call overhead)
-                return self._core.encode(text, None, self._all_mask)
+                return self._core.encode(text, None, self._all_mask)  # type: ignore[no-any-return]
             except UnicodeEncodeError:
-                return self._core.encode(_fix_surrogates(text), None, self._all_mask)
+                return self._core.encode(_fix_surrogates(text), None, self._all_mask)  # type: ignore[no-any-return]
         a, d = self._masks(allowed_special, disallowed_special)
         if self._regex is not None:
             return self._encode_regex(text, a, d)
         try:
-            return cast("List[int]", self._core.encode(text, a, d))
+            return self._core.encode(text, a, d)  # type: ignore[no-any-return]
         except UnicodeEncodeError:
-            return cast("List[int]", self._core.encode(_fix_surrogates(text), a, d))
+            return self._core.encode(_fix_surrogates(text), a, d)  # type: ignore[no-any-return]
 
     def encode_ordinary(self, text: str) -> List[int]:
         """Encode text with special tokens treated as plain text."""
         if self._regex is not None:
             return self._encode_regex(text, None, None)
         try:
-            return cast("List[int]", self._core.encode(text, None, None))
+            return self._core.encode(text, None, None)  # type: ignore[no-any-return]
         except UnicodeEncodeError:
-            return cast("List[int]", self._core.encode(_fix_surrogates(text), None, None))
+            return self._core.encode(_fix_surrogates(text), None, None)  # type: ignore[no-any-return]
 
     def encode_bytes(self, data: bytes) -> List[int]:
         """Encode raw bytes (may be invalid UTF-8) as ordinary text. `decode_bytes` restores them exactly."""
@@ -185,7 +185,7 @@ class Tokenizer:
         data = bytes(data)
         if self._regex is not None:
             return self._encode_regex(data.decode("utf-8", "surrogateescape"), None, None)
-        return cast("List[int]", self._core.encode(data, None, None))
+        return self._core.encode(data, None, None)  # type: ignore[no-any-return]
 
     def encode_to_numpy(self, text: str, *, allowed_special: SpecialSet = frozenset(),
                         disallowed_special: SpecialSet = "all") -> np.ndarray:
