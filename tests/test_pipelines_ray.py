@@ -65,3 +65,13 @@ def test_tokenizer_by_path_on_workers(cluster, corpus):
     out = cluster.data.from_items([{"text": t} for t in lines[:1000]]).map_batches(
         fastlm.TokenizeBatch(path, add_special_tokens=False), batch_format="pyarrow", batch_size=250).take_all()
     assert [list(r["input_ids"]) for r in out] == fastlm.load(path).encode_batch(lines[:1000])
+
+
+def test_actor_pool_with_class_udf(cluster, corpus):
+    """The callable class as an actor UDF: each actor builds (unpickles) the tokenizer once."""
+    _, lines = corpus
+    tok = fastlm.load(data_path("tokenizers", "tiktoken", "cl100k_base.tiktoken"))
+    out = cluster.data.from_items([{"text": t} for t in lines[:1000]]).map_batches(
+        fastlm.TokenizeBatch, fn_constructor_kwargs={"tokenizer": tok}, concurrency=1, batch_format="pyarrow",
+        batch_size=250).take_all()
+    assert [list(r["input_ids"]) for r in out] == tok.encode_batch(lines[:1000], disallowed_special=())

@@ -270,8 +270,11 @@ def truncate(tok: "Tokenizer", text: str, max_tokens: int, *, side: str = "right
         c = cuts[k]
         if c < 0:
             continue
-        tail = text[c:]
-        got = tok.encode(tail, **opts)
-        if len(got) <= max_tokens and (not got or got == ids[n - len(got):]):
-            return tail
+        # A token that carries its word's leading space (SentencePiece's "▁word") re-encodes the same
+        # without that space when the tokenizer adds a dummy prefix, so the cut after the space is tried too.
+        for start in ((c, c + 1) if c < len(text) and text[c].isspace() else (c,)):
+            tail = text[start:]
+            got = tok.encode(tail, **opts)
+            if len(got) <= max_tokens and (not got or got == ids[n - len(got):]):
+                return tail
     return ""
