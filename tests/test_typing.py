@@ -30,7 +30,6 @@ PENDING = {
     "python/fastlm/formats/hf_wordpiece.py",
     "python/fastlm/shards.py",
     "python/fastlm/training/bpe.py",
-    "python/fastlm/cli.py",
     "python/fastlm/tokdemo.py",
 }
 
