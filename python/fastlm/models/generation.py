@@ -1,0 +1,2 @@
+class GenerationConfig: pass
+def generate(): pass
