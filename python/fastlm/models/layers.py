@@ -91,14 +91,6 @@ class KVCache:
         self.seqlens = torch.zeros(batch, dtype=torch.int32, device=device)
         self.max_len = max_len
 
-    def reorder(self, index: Tensor) -> None:
-        """Keep rows `index` (B',) of every cache (used to drop finished rows)."""
-        for lc in self.layers:
-            lc.k, lc.v = lc.k[index], lc.v[index]
-            if lc.cross_k is not None:
-                lc.cross_k, lc.cross_v = lc.cross_k[index], lc.cross_v[index]
-        self.seqlens = self.seqlens[index]
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # Norms, MLP, embeddings
