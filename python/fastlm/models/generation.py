@@ -97,6 +97,8 @@ def generate(model, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
     Returns (B, S + N) for a DecoderModel (prompt + new tokens) and (B, 1 + N) for an EncoderDecoderModel
     (decoder start token + new tokens), N <= max_new_tokens.
     """
+    if not isinstance(model, (DecoderModel, EncoderDecoderModel)):
+        raise TypeError(f"generate: expected a DecoderModel or EncoderDecoderModel; got {type(model).__name__}")
     cfg = GenerationConfig(**{**(config.__dict__ if config is not None else {}), **overrides})
     if input_ids.dim() != 2:
         raise ValueError(f"generate: input_ids must be (batch, seqlen); got shape {tuple(input_ids.shape)}")
