@@ -44,7 +44,7 @@ def _model_config(vocab_size: int, *, quick: bool, cuda: bool):
     elif quick:
         d, layers, heads, seq = 96, 2, 4, 64
     else:
-        d, layers, heads, seq = 192, 4, 6, 128
+        d, layers, heads, seq = 128, 3, 4, 96
     return ModelConfig(vocab_size=vocab_size, d_model=d, n_layers=layers, n_heads=heads, n_kv_heads=heads // 2,
                        d_ff=int(d * 8 / 3) // 16 * 16 + 16, max_seq_len=seq, position="rope", norm="rms",
                        activation="swiglu", tie_embeddings=True)
