@@ -103,16 +103,23 @@ std::string Tokenizer::decode(const uint32_t* ids, size_t n) const {
   std::string out;
   size_t i = 0;
   bool first = true;
+  // A special token that is also a vocabulary entry (BERT's [CLS]) is decoded by the model's decoder, so it gets
+  // the model's spacing rules, as in HF; others (tiktoken's <|endoftext|>) are emitted as their text.
+  std::string scratch;
+  auto raw_special = [&](uint32_t id) {
+    if (special_index_of_id(id) == kNoToken) return false;
+    scratch.clear();
+    return !enc_->token_bytes(id, scratch);
+  };
   while (i < n) {
-    uint32_t si = special_index_of_id(ids[i]);
-    if (si != kNoToken) {
-      out += matcher_.token(si);
+    if (raw_special(ids[i])) {
+      out += matcher_.token(special_index_of_id(ids[i]));
       ++i;
       first = false;
       continue;
     }
     size_t j = i;
-    while (j < n && special_index_of_id(ids[j]) == kNoToken) ++j;
+    while (j < n && !raw_special(ids[j])) ++j;
     size_t bad = enc_->decode(ids + i, j - i, first, out);
     if (bad != j - i)
       throw KeyError("unknown token id " + std::to_string(ids[i + bad]) + " at position " + std::to_string(i + bad) +

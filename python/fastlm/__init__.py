@@ -9,6 +9,7 @@ from typing import Any
 
 from .api import load, tokenize
 from .encoding import BatchEncoding, Encoding
+from .pipelines import TokenizeBatch as TokenizeBatch, datasets_map_fn as datasets_map_fn
 from .postprocess import TemplateProcessing
 from .tokenizer import Tokenizer
 from .train import train

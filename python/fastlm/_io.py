@@ -6,7 +6,7 @@ import tempfile
 from typing import Union
 
 
-def atomic_write_bytes(path: Union[str, os.PathLike], data: bytes) -> None:
+def atomic_write_bytes(path: Union[str, os.PathLike[str]], data: bytes) -> None:
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
@@ -35,5 +35,5 @@ def atomic_write_bytes(path: Union[str, os.PathLike], data: bytes) -> None:
         pass
 
 
-def atomic_write_text(path: Union[str, os.PathLike], text: str) -> None:
+def atomic_write_text(path: Union[str, os.PathLike[str]], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))

@@ -4,10 +4,11 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
+from .encoding import BatchEncoding
 from .formats import load as _load
 from .tokenizer import Tokenizer
 
@@ -15,13 +16,13 @@ _CACHE: Dict[Tuple[str, float, Tuple[Tuple[str, Any], ...]], Tokenizer] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load(path: Union[str, os.PathLike], **options: Any) -> Tokenizer:
+def load(path: Union[str, os.PathLike[str]], **options: Any) -> Tokenizer:
     """Load a tokenizer file and detect its format: .tiktoken, GPT-2 encoder.json + vocab.bpe, HF tokenizer.json,
     BERT vocab.txt, SentencePiece .model (or a directory that holds one). Options pass through to the loader."""
     return _load(path, **options)
 
 
-def _cached(path: Union[str, os.PathLike]) -> Tokenizer:
+def _cached(path: Union[str, os.PathLike[str]]) -> Tokenizer:
     p = Path(path).resolve()
     try:
         key = (str(p), p.stat().st_mtime, ())
@@ -38,7 +39,7 @@ def _cached(path: Union[str, os.PathLike]) -> Tokenizer:
 
 def tokenize(
     texts: Union[str, Sequence[str]],
-    tokenizer: Union[Tokenizer, str, os.PathLike],
+    tokenizer: Union[Tokenizer, str, os.PathLike[str]],
     *,
     add_special_tokens: bool = True,
     num_threads: Optional[int] = None,
@@ -62,7 +63,7 @@ def tokenize(
         enc = tok(texts if single else list(texts), add_special_tokens=True, num_threads=num_threads)
         if single:
             return enc.ids
-        ids = enc.ids
+        ids = cast(BatchEncoding, enc).ids
         if return_tensors == "np":
             offs = np.zeros(len(ids) + 1, dtype=np.int64)
             np.cumsum([len(x) for x in ids], out=offs[1:])

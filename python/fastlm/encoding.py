@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 
 @dataclass
@@ -20,7 +20,7 @@ class Encoding:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def numpy(self) -> dict:
+    def numpy(self) -> Dict[str, Any]:
         import numpy as np
 
         return {
@@ -29,7 +29,7 @@ class Encoding:
             "token_type_ids": np.asarray(self.type_ids, dtype=np.int64),
         }
 
-    def torch(self) -> dict:
+    def torch(self) -> Dict[str, Any]:
         import torch
 
         return {k: torch.from_numpy(v) for k, v in self.numpy().items()}
@@ -80,7 +80,7 @@ class BatchEncoding:
     def offsets(self) -> List[List[Tuple[int, int]]]:
         return [e.offsets for e in self.encodings]
 
-    def numpy(self) -> dict:
+    def numpy(self) -> Dict[str, Any]:
         import numpy as np
 
         lens = {len(e) for e in self.encodings}
@@ -93,12 +93,12 @@ class BatchEncoding:
             out[key] = arr.reshape(len(self.encodings), n)
         return out
 
-    def torch(self) -> dict:
+    def torch(self) -> Dict[str, Any]:
         import torch
 
         return {k: torch.from_numpy(v) for k, v in self.numpy().items()}
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, Any]:
         """Arrow/`datasets`-friendly columns of plain lists."""
         return {
             "input_ids": self.ids,

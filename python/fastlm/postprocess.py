@@ -6,7 +6,7 @@ special token, e.g. BERT single = [("[CLS]", 0), ("A", 0), ("[SEP]", 0)].
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 Item = Tuple[str, int]
 
@@ -61,8 +61,8 @@ class TemplateProcessing:
                 seq.append(None)
         return ids, types, special, offs, seq
 
-    def to_json(self) -> dict:
-        def conv(t: Sequence[Item]) -> list:
+    def to_json(self) -> Dict[str, Any]:
+        def conv(t: Sequence[Item]) -> List[Dict[str, Any]]:
             return [
                 {"Sequence": {"id": tok, "type_id": tid}} if tok in ("A", "B") else {"SpecialToken": {"id": tok, "type_id": tid}}
                 for tok, tid in t

@@ -12,7 +12,8 @@ Conventions (DESIGN.md):
 from __future__ import annotations
 
 import os
-from typing import AbstractSet, Any, Collection, Dict, Iterable, List, Literal, Optional, Sequence, Tuple, Union
+from typing import (TYPE_CHECKING, AbstractSet, Any, Collection, Dict, Iterable, List, Literal, Optional, Sequence,
+                    Set, Tuple, Union, cast)
 
 import numpy as np
 
@@ -20,8 +21,14 @@ from . import _core
 from .encoding import BatchEncoding, Encoding, assemble, pad_encoding, padded_length, truncated_lengths, window
 from .postprocess import TemplateProcessing
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .serving import DecodeStream, StreamRule
+
 SpecialSet = Union[Literal["all"], AbstractSet[str], Collection[str]]
 TextInput = Union[str, bytes]
+
+
+_NO_SPECIALS: AbstractSet[str] = frozenset()
 
 
 def _fix_surrogates(text: str) -> str:
@@ -47,7 +54,7 @@ class Tokenizer:
         name: str = "",
         pattern: Optional[str] = None,
         post_processor: Optional[TemplateProcessing] = None,
-        state: Optional[dict] = None,
+        state: Optional[Dict[str, Any]] = None,
         pad_token: Optional[str] = None,
     ) -> None:
         self._core = core
@@ -77,7 +84,7 @@ class Tokenizer:
         return dict(self._special_tokens)
 
     @property
-    def special_tokens_set(self) -> set:
+    def special_tokens_set(self) -> Set[str]:
         return set(self._special_tokens)
 
     @property
@@ -104,7 +111,7 @@ class Tokenizer:
         raise AttributeError("this tokenizer has no end-of-text token")
 
     def token_to_id(self, token: Union[str, bytes]) -> Optional[int]:
-        return self._core.token_to_id(token)
+        return cast(Optional[int], self._core.token_to_id(token))
 
     def id_to_token(self, id: int) -> Optional[str]:
         b = self._core.token_bytes(int(id))
@@ -145,26 +152,31 @@ class Tokenizer:
         self,
         text: str,
         *,
-        allowed_special: SpecialSet = frozenset(),
+        allowed_special: SpecialSet = _NO_SPECIALS,
         disallowed_special: SpecialSet = "all",
     ) -> List[int]:
         """Encode text to the model's ids (no post-processing). Raises ValueError on a disallowed special token."""
+        if allowed_special is _NO_SPECIALS and disallowed_special == "all" and self._regex is None:
+            try:  # the default call, kept to one C++ call (short texts are dominated by per-call overhead)
+                return self._core.encode(text, None, self._all_mask)  # type: ignore[no-any-return]
+            except UnicodeEncodeError:
+                return self._core.encode(_fix_surrogates(text), None, self._all_mask)  # type: ignore[no-any-return]
         a, d = self._masks(allowed_special, disallowed_special)
         if self._regex is not None:
             return self._encode_regex(text, a, d)
         try:
-            return self._core.encode(text, a, d)
+            return self._core.encode(text, a, d)  # type: ignore[no-any-return]
         except UnicodeEncodeError:
-            return self._core.encode(_fix_surrogates(text), a, d)
+            return self._core.encode(_fix_surrogates(text), a, d)  # type: ignore[no-any-return]
 
     def encode_ordinary(self, text: str) -> List[int]:
         """Encode text with special tokens treated as plain text."""
         if self._regex is not None:
             return self._encode_regex(text, None, None)
         try:
-            return self._core.encode(text, None, None)
+            return self._core.encode(text, None, None)  # type: ignore[no-any-return]
         except UnicodeEncodeError:
-            return self._core.encode(_fix_surrogates(text), None, None)
+            return self._core.encode(_fix_surrogates(text), None, None)  # type: ignore[no-any-return]
 
     def encode_bytes(self, data: bytes) -> List[int]:
         """Encode raw bytes (may be invalid UTF-8) as ordinary text. `decode_bytes` restores them exactly."""
@@ -173,7 +185,7 @@ class Tokenizer:
         data = bytes(data)
         if self._regex is not None:
             return self._encode_regex(data.decode("utf-8", "surrogateescape"), None, None)
-        return self._core.encode(data, None, None)
+        return self._core.encode(data, None, None)  # type: ignore[no-any-return]
 
     def encode_to_numpy(self, text: str, *, allowed_special: SpecialSet = frozenset(),
                         disallowed_special: SpecialSet = "all") -> np.ndarray:
@@ -205,7 +217,7 @@ class Tokenizer:
                         f"pass disallowed_special=() or leave it out of disallowed_special."
                     )
         allowed = [t for t, m in zip(toks, a) if m] if a is not None else []
-        model = self._core.encoder.model
+        model = cast("_core.BpeEncoder", self._core.encoder).model
         out: List[int] = []
 
         def ordinary(seg: str) -> None:
@@ -269,7 +281,7 @@ class Tokenizer:
             return self._core.encode_batch_flat([_fix_surrogates(t) for t in texts], a, d, _threads(num_threads))
 
     @staticmethod
-    def _check_texts(texts: Sequence[str]) -> list:
+    def _check_texts(texts: Sequence[str]) -> List[str]:
         if isinstance(texts, (str, bytes)):
             raise TypeError("encode_batch takes a list of texts; for one text use encode()")
         texts = list(texts)
@@ -283,12 +295,57 @@ class Tokenizer:
         """Decode ids to bytes. Unknown ids raise KeyError."""
         return self._core.decode_bytes(tokens)
 
-    def decode(self, tokens: Union[Sequence[int], np.ndarray], errors: str = "replace") -> str:
-        """Decode ids to text; invalid UTF-8 is handled by `errors` (as in bytes.decode)."""
+    def decode(self, tokens: Union[Sequence[int], np.ndarray], errors: str = "replace", *,
+               skip_special_tokens: bool = False) -> str:
+        """Decode ids to text; invalid UTF-8 is handled by `errors` (as in bytes.decode).
+
+        `skip_special_tokens=True` drops special-token ids first (HF's decode option); by default they are kept
+        as their text, as tiktoken does.
+        """
+        if skip_special_tokens and self._special_tokens:
+            special = set(self._special_tokens.values())
+            tokens = [t for t in (tokens.tolist() if isinstance(tokens, np.ndarray) else tokens) if int(t) not in special]
         return self._core.decode_bytes(tokens).decode("utf-8", errors=errors)
 
-    def decode_batch(self, batch: Sequence[Sequence[int]], errors: str = "replace") -> List[str]:
-        return [self.decode(t, errors=errors) for t in batch]
+    def decode_batch(self, batch: Sequence[Sequence[int]], errors: str = "replace", *,
+                     skip_special_tokens: bool = False) -> List[str]:
+        return [self.decode(t, errors=errors, skip_special_tokens=skip_special_tokens) for t in batch]
+
+    # ------------------------------------------------------------------ serving helpers (serving.py)
+    def stream_rule(self) -> "StreamRule":
+        """How `decode_stream` decodes this tokenizer's ids incrementally (see fastlm.serving)."""
+        from .serving import stream_rule
+
+        return stream_rule(self)
+
+    def decode_stream(self, *, skip_special_tokens: bool = False, errors: str = "replace") -> "DecodeStream":
+        """A streaming decoder: `step(id)` returns text as soon as it is complete UTF-8 (see fastlm.serving)."""
+        from .serving import DecodeStream
+
+        return DecodeStream(self, skip_special_tokens=skip_special_tokens, errors=errors)
+
+    def count(self, text: str, *, allowed_special: SpecialSet = frozenset(),
+              disallowed_special: SpecialSet = "all") -> int:
+        """len(self.encode(text)) without building the id list."""
+        from .serving import count
+
+        return count(self, text, allowed_special=allowed_special, disallowed_special=disallowed_special)
+
+    def count_till_limit(self, text: str, limit: int, *, allowed_special: SpecialSet = frozenset(),
+                         disallowed_special: SpecialSet = "all") -> Optional[int]:
+        """The number of tokens if it is at most `limit`, else None."""
+        from .serving import count_till_limit
+
+        return count_till_limit(self, text, limit, allowed_special=allowed_special,
+                                disallowed_special=disallowed_special)
+
+    def truncate(self, text: str, max_tokens: int, *, side: str = "right", allowed_special: SpecialSet = frozenset(),
+                 disallowed_special: SpecialSet = "all") -> str:
+        """Cut text at a token boundary so it encodes to at most max_tokens tokens (side='left' keeps the end)."""
+        from .serving import truncate
+
+        return truncate(self, text, max_tokens, side=side, allowed_special=allowed_special,
+                        disallowed_special=disallowed_special)
 
     # ------------------------------------------------------------------ HF-style call
     def __call__(
@@ -349,7 +406,7 @@ class Tokenizer:
                 return int(i)
         raise ValueError("padding needs a pad token: this tokenizer has none (set tok.pad_token = '<token>')")
 
-    def _raw_with_offsets(self, texts: List[str], num_threads: Optional[int]) -> list:
+    def _raw_with_offsets(self, texts: List[str], num_threads: Optional[int]) -> List[Any]:
         try:
             return self._core.encode_batch_with_offsets(texts, None, None, _threads(num_threads))
         except UnicodeEncodeError:
@@ -365,7 +422,7 @@ class Tokenizer:
         return [self._assemble(raw[i], raw[n + i] if pairs is not None else None, add_special_tokens, strategy,
                                max_length, stride) for i in range(n)]
 
-    def _assemble(self, a: tuple, b: Optional[tuple], add_special_tokens: bool, strategy: Optional[str],
+    def _assemble(self, a: Tuple[Any, ...], b: Optional[Tuple[Any, ...]], add_special_tokens: bool, strategy: Optional[str],
                   max_length: Optional[int], stride: int) -> Encoding:
         """Model output of A (and B) -> truncation with overflow -> post-processor, in the order and with the
         overflow semantics of HF tokenizers (`truncate_encodings`, `Encoding::truncate`, `Encoding::merge_with`)."""
@@ -382,19 +439,24 @@ class Tokenizer:
         return assemble(parts, post)
 
     # ------------------------------------------------------------------ persistence
-    def __reduce__(self) -> tuple:
-        from .formats import rebuild
+    def __reduce__(self) -> Tuple[Any, ...]:
+        from .pipelines import reduce_tokenizer
 
-        return (rebuild, (self._state_for_pickle(),))
+        return reduce_tokenizer(self)
 
-    def _state_for_pickle(self) -> dict:
+    def _state_for_pickle(self) -> Dict[str, Any]:
         st = dict(self._state)
         st.setdefault("name", self.name)
-        if st.get("kind") == "bpe" and "ranks" not in st and "path" not in st:
-            st["ranks_tiktoken"] = _core.format_tiktoken(self._core.encoder.model)
+        if st.get("kind") == "bpe" and ("gpt2" in st or "gpt2_model" in st):
+            from .formats.gpt2 import model_content
+
+            st.pop("gpt2", None)  # file paths: a worker on another machine cannot read them
+            st["gpt2_model"] = model_content(cast("_core.BpeEncoder", self._core.encoder).model)
+        elif st.get("kind") == "bpe" and "ranks" not in st and "path" not in st:
+            st["ranks_tiktoken"] = _core.format_tiktoken(cast("_core.BpeEncoder", self._core.encoder).model)
         return st
 
-    def save(self, path: Union[str, os.PathLike]) -> None:
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Save atomically. `*.tiktoken` writes tiktoken ranks; anything else writes HF tokenizer.json."""
         if os.fspath(path).endswith(".tiktoken"):
             self.save_tiktoken(path)
@@ -403,20 +465,20 @@ class Tokenizer:
 
         hf_json.save(self, path)
 
-    def save_tiktoken(self, path: Union[str, os.PathLike]) -> None:
+    def save_tiktoken(self, path: Union[str, os.PathLike[str]]) -> None:
         """Write the ranks as a .tiktoken file (atomically). Only for byte-level BPE with the tiktoken merge rule."""
         from ._io import atomic_write_bytes
 
         if self.model_type != "BPE":
             raise ValueError(f"a .tiktoken file holds byte-level BPE ranks; this is a {self.model_type} tokenizer")
-        atomic_write_bytes(path, _core.format_tiktoken(self._core.encoder.model))
+        atomic_write_bytes(path, _core.format_tiktoken(cast("_core.BpeEncoder", self._core.encoder).model))
 
     def __repr__(self) -> str:
         return f"<fastlm.Tokenizer {self.name or self.model_type} vocab={self.vocab_size}>"
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_tiktoken(cls, path: Union[str, os.PathLike], *, pattern: Optional[str] = None,
+    def from_tiktoken(cls, path: Union[str, os.PathLike[str]], *, pattern: Optional[str] = None,
                       special_tokens: Optional[Dict[str, int]] = None, name: Optional[str] = None) -> "Tokenizer":
         """Load a .tiktoken rank file. Published names (r50k/p50k/cl100k/o200k_base) get their pattern and special
         tokens; any other file needs `pattern=`."""
@@ -433,7 +495,7 @@ class Tokenizer:
         return from_ranks(ranks, pattern=pattern, special_tokens=special_tokens, name=name)
 
     @classmethod
-    def from_gpt2(cls, encoder_json: Union[str, os.PathLike], vocab_bpe: Union[str, os.PathLike], *,
+    def from_gpt2(cls, encoder_json: Union[str, os.PathLike[str]], vocab_bpe: Union[str, os.PathLike[str]], *,
                   special_tokens: Optional[Dict[str, int]] = None) -> "Tokenizer":
         """Load GPT-2 `encoder.json` (HF: vocab.json) + `vocab.bpe` (HF: merges.txt)."""
         from .formats.gpt2 import load_gpt2

@@ -20,4 +20,5 @@ def train(model: str, files_or_iterable: Any, **options: Any) -> Tokenizer:
     if key is None:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(_MODELS)}")
     mod = importlib.import_module(f"fastlm.training.{key}")
-    return mod.train(files_or_iterable, **options)
+    tok: Tokenizer = mod.train(files_or_iterable, **options)
+    return tok

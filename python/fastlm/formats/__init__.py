@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, List, Tuple, Union
+from typing import Any, Callable, Dict, List, Tuple, Union
 
 from ..tokenizer import Tokenizer
 
@@ -78,7 +78,7 @@ register(lambda p: __import__("fastlm.formats.bert", fromlist=["x"]).is_vocab_tx
 register(lambda p: p.is_file() and p.suffix == ".model", lambda p, **kw: __import__("fastlm.formats.sentencepiece", fromlist=["x"]).load_sentencepiece(p, **kw))
 
 
-def load(path: Union[str, os.PathLike], **options: Any) -> Tokenizer:
+def load(path: Union[str, os.PathLike[str]], **options: Any) -> Tokenizer:
     """Load any supported tokenizer file (or a directory holding one); the format is detected from the file."""
     p = Path(path)
     if not p.exists():
@@ -97,13 +97,17 @@ _EXTRA_NAMES.append("BERT vocab.txt")
 _EXTRA_NAMES.append("SentencePiece .model")
 
 
-def rebuild(state: dict) -> Tokenizer:
+def rebuild(state: Dict[str, Any]) -> Tokenizer:
     """Inverse of Tokenizer.__reduce__: rebuild a tokenizer from its pickled state."""
     kind = state.get("kind")
     if kind == "bpe":
         from .. import _core
         from .tiktoken import build_bpe
 
+        if "gpt2_model" in state:
+            from .gpt2 import rebuild_gpt2
+
+            return rebuild_gpt2(state)
         if "gpt2" in state:
             from .gpt2 import load_gpt2
 
@@ -114,10 +118,11 @@ def rebuild(state: dict) -> Tokenizer:
     rebuilder = _REBUILDERS.get(kind or "")
     if rebuilder is None:
         raise ValueError(f"cannot unpickle a tokenizer of kind {kind!r}")
-    return rebuilder(state)
+    tok: Tokenizer = rebuilder(state)
+    return tok
 
 
-_REBUILDERS: dict = {}
+_REBUILDERS: Dict[str, Callable[[Dict[str, Any]], Tokenizer]] = {}
 _REBUILDERS["wordpiece"] = lambda state: __import__("fastlm.formats.bert", fromlist=["rebuild"]).rebuild(state)
 _REBUILDERS["hf_bpe"] = lambda state: __import__("fastlm.formats.hf_bpe", fromlist=["rebuild"]).rebuild(state)
 _REBUILDERS["unigram"] = lambda st: __import__("fastlm.formats.sentencepiece", fromlist=["x"]).rebuild(st)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import numpy as np
 
 from .. import _core
 from ..tokenizer import Tokenizer
@@ -13,7 +15,7 @@ from .patterns import R50K_PATTERN
 from .tiktoken import build_bpe
 
 
-def read_merges(path: Union[str, os.PathLike]) -> List[Tuple[bytes, bytes]]:
+def read_merges(path: Union[str, os.PathLike[str]]) -> List[Tuple[bytes, bytes]]:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -31,7 +33,7 @@ def read_merges(path: Union[str, os.PathLike]) -> List[Tuple[bytes, bytes]]:
     return merges
 
 
-def read_vocab_json(path: Union[str, os.PathLike]) -> Dict[bytes, int]:
+def read_vocab_json(path: Union[str, os.PathLike[str]]) -> Dict[bytes, int]:
     p = Path(path)
     try:
         obj = json.loads(p.read_text(encoding="utf-8"))
@@ -47,7 +49,7 @@ def read_vocab_json(path: Union[str, os.PathLike]) -> Dict[bytes, int]:
     return out
 
 
-def load_gpt2(encoder_json: Union[str, os.PathLike], vocab_bpe: Union[str, os.PathLike], *,
+def load_gpt2(encoder_json: Union[str, os.PathLike[str]], vocab_bpe: Union[str, os.PathLike[str]], *,
               special_tokens: Optional[Dict[str, int]] = None) -> Tokenizer:
     vocab = read_vocab_json(encoder_json)
     merges = read_merges(vocab_bpe)
@@ -59,3 +61,33 @@ def load_gpt2(encoder_json: Union[str, os.PathLike], vocab_bpe: Union[str, os.Pa
     model = _core.BpeModel(list(vocab.items()), merges, False)
     return build_bpe(model, pattern=R50K_PATTERN, special_tokens=specials, name="gpt2",
                      state={"gpt2": (str(Path(encoder_json).resolve()), str(Path(vocab_bpe).resolve()))})
+
+
+def model_content(model: "_core.BpeModel") -> Tuple[bytes, bytes, bytes]:
+    """What a pickle needs to rebuild the model anywhere, packed so it (un)pickles as three buffers rather than
+    100k tuples: (token bytes concatenated, uint32 [length, id] per token, uint32 [left id, right id] per merge
+    in priority order)."""
+    vocab = model.vocab()
+    blob = b"".join(bytes(b) for b, _ in vocab)
+    table = np.array([(len(b), i) for b, i in vocab], dtype=np.uint32).reshape(-1, 2)
+    merges = sorted(model.merge_table(), key=lambda m: m[2])
+    pairs = np.array([(l, r) for l, r, _, _ in merges], dtype=np.uint32).reshape(-1, 2)
+    return blob, table.tobytes(), pairs.tobytes()
+
+
+def rebuild_gpt2(state: Dict[str, Any]) -> Tokenizer:
+    blob, table_b, pairs_b = state["gpt2_model"]
+    table = np.frombuffer(table_b, dtype=np.uint32).reshape(-1, 2).tolist()
+    vocab: List[Tuple[bytes, int]] = []
+    by_id: Dict[int, bytes] = {}
+    pos = 0
+    for n, i in table:
+        tok = blob[pos:pos + n]
+        pos += n
+        vocab.append((tok, i))
+        by_id[i] = tok
+    merges = [(by_id[l], by_id[r]) for l, r in np.frombuffer(pairs_b, dtype=np.uint32).reshape(-1, 2).tolist()]
+    model = _core.BpeModel(vocab, merges, False)
+    # the rebuilt state only marks the model as GPT-2 merges; pickling extracts them from the model again
+    return build_bpe(model, pattern=state["pattern"], special_tokens=state.get("special_tokens"),
+                     name=state.get("name", "gpt2"), state={"gpt2_model": True})

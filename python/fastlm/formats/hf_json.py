@@ -17,7 +17,7 @@ from .._io import atomic_write_text
 from ..tokenizer import Tokenizer
 
 MODEL_LOADERS: Dict[str, Callable[..., Tokenizer]] = {}  # model.type -> loader(obj, source, **options)
-MODEL_SAVERS: Dict[str, Callable[[Tokenizer], dict]] = {}  # tokenizer kind -> saver(tok) -> JSON object
+MODEL_SAVERS: Dict[str, Callable[[Tokenizer], Dict[str, Any]]] = {}  # tokenizer kind -> saver(tok) -> JSON object
 
 # Modules (in this package) that fill the registries when imported; imported on first use, so no import cycle.
 PROVIDERS = ["hf_bpe", "hf_wordpiece"]
@@ -28,7 +28,7 @@ def _ensure_registered() -> None:
         importlib.import_module(f"{__package__}.{name}")
 
 
-def read_json(path: Union[str, os.PathLike]) -> dict:
+def read_json(path: Union[str, os.PathLike[str]]) -> Dict[str, Any]:
     p = Path(path)
     try:
         obj = json.loads(p.read_text(encoding="utf-8"))
@@ -41,7 +41,7 @@ def read_json(path: Union[str, os.PathLike]) -> dict:
     return obj
 
 
-def load_obj(obj: dict, source: str = "<tokenizer.json>", **options: Any) -> Tokenizer:
+def load_obj(obj: Dict[str, Any], source: str = "<tokenizer.json>", **options: Any) -> Tokenizer:
     _ensure_registered()
     model = obj.get("model")
     if not isinstance(model, dict):
@@ -55,11 +55,11 @@ def load_obj(obj: dict, source: str = "<tokenizer.json>", **options: Any) -> Tok
     return loader(obj, source, **options)
 
 
-def load(path: Union[str, os.PathLike], **options: Any) -> Tokenizer:
+def load(path: Union[str, os.PathLike[str]], **options: Any) -> Tokenizer:
     return load_obj(read_json(path), str(path), **options)
 
 
-def to_obj(tok: Tokenizer) -> dict:
+def to_obj(tok: Tokenizer) -> Dict[str, Any]:
     _ensure_registered()
     kind = tok._state.get("kind")
     saver = MODEL_SAVERS.get(kind or "")
@@ -68,5 +68,5 @@ def to_obj(tok: Tokenizer) -> dict:
     return saver(tok)
 
 
-def save(tok: Tokenizer, path: Union[str, os.PathLike], *, pretty: bool = True) -> None:
+def save(tok: Tokenizer, path: Union[str, os.PathLike[str]], *, pretty: bool = True) -> None:
     atomic_write_text(path, json.dumps(to_obj(tok), ensure_ascii=False, indent=2 if pretty else None))

@@ -5,7 +5,7 @@ other regex runs on the general path (the `regex` module splits, the C++ core me
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 R50K_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
 GPT2_ORIGINAL_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -47,7 +47,7 @@ FIM_SUFFIX = "<|fim_suffix|>"
 ENDOFPROMPT = "<|endofprompt|>"
 
 # Published encodings: pattern and special tokens (as tiktoken defines them).
-ENCODINGS: Dict[str, dict] = {
+ENCODINGS: Dict[str, Dict[str, Any]] = {
     "r50k_base": {"pattern": R50K_PATTERN, "special_tokens": {ENDOFTEXT: 50256}, "explicit_n_vocab": 50257},
     "p50k_base": {"pattern": R50K_PATTERN, "special_tokens": {ENDOFTEXT: 50256}, "explicit_n_vocab": 50281},
     "p50k_edit": {

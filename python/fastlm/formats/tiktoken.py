@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, Optional, Union
+from typing import Any, Dict, Optional, Union
 
 from .. import _core
 from ..tokenizer import Tokenizer
@@ -23,7 +23,7 @@ def _check_pattern(pattern: object) -> None:
 
 
 def build_bpe(model: "_core.BpeModel", *, pattern: str, special_tokens: Optional[Dict[str, int]], name: str,
-              state: dict) -> Tokenizer:
+              state: Dict[str, Any]) -> Tokenizer:
     _check_pattern(pattern)
     pattern = resolve_pattern(pattern)
     scanner = scanner_for(pattern)
@@ -34,13 +34,14 @@ def build_bpe(model: "_core.BpeModel", *, pattern: str, special_tokens: Optional
             raise TypeError("special_tokens must map str -> int")
         if model.token_bytes(tid) is not None:
             raise ValueError(f"special token {tok!r} has id {tid}, which is already an ordinary token's id")
-    core = _core.Tokenizer(_core.BpeEncoder(model, kind), sorted(specials.items(), key=lambda kv: kv[1]))
+    ordered = sorted(specials.items(), key=lambda kv: kv[1])
+    core = _core.Tokenizer(_core.BpeEncoder(model, kind), ordered)
     st = dict(state)
     st.update(kind="bpe", pattern=pattern, scanner=scanner, special_tokens=specials, name=name)
     return Tokenizer(core, name=name, pattern=pattern, state=st)
 
 
-def load_tiktoken(path: Union[str, os.PathLike], *, pattern: Optional[str] = None,
+def load_tiktoken(path: Union[str, os.PathLike[str]], *, pattern: Optional[str] = None,
                   special_tokens: Optional[Dict[str, int]] = None, name: Optional[str] = None) -> Tokenizer:
     p = Path(path)
     try:
