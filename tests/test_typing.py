@@ -31,6 +31,15 @@ PENDING = {
     "python/fastlm/shards.py",
     "python/fastlm/training/bpe.py",
     "python/fastlm/tokdemo.py",
+    "python/fastlm/demo.py",
+    "python/fastlm/models/config.py",
+    "python/fastlm/models/decoder.py",
+    "python/fastlm/models/encoder.py",
+    "python/fastlm/models/encoder_decoder.py",
+    "python/fastlm/models/generation.py",
+    "python/fastlm/models/hf.py",
+    "python/fastlm/models/layers.py",
+    "python/fastlm/models/objectives.py",
 }
 
 
