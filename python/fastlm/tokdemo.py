@@ -16,8 +16,10 @@ def stdlib_corpus(max_bytes: int = 8 << 20) -> List[Path]:
     root = Path(sysconfig.get_paths()["stdlib"])
     files: List[Path] = []
     total = 0
-    for p in sorted(root.rglob("*.py")):
-        if "site-packages" in p.parts or "test" in p.parts or "tests" in p.parts:
+    skip = {"site-packages", "test", "tests", "encodings", "pydoc_data", "idlelib", "lib2to3", "turtledemo"}
+    # top-level modules first (ordinary code and docstrings), then packages; codec tables are skipped
+    for p in sorted(root.rglob("*.py"), key=lambda q: (len(q.relative_to(root).parts), str(q))):
+        if skip.intersection(q for q in p.relative_to(root).parts):
             continue
         try:
             size = p.stat().st_size
