@@ -96,9 +96,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     t0 = time.perf_counter()
     warmup = 20
     bar = None
-    if progress:
+    try:
         from tqdm import tqdm
-
+    except ImportError:  # progress bars are optional
+        progress = False
+    if progress:
         bar = tqdm(total=int(args.seconds), unit="s", desc="training", bar_format="{l_bar}{bar}| {n:.0f}/{total}s "
                    "[{postfix}]")
     last_report = t0
