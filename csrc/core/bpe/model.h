@@ -123,6 +123,7 @@ class BpeModel {
   }
   void encode_heap(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const;
   bool encode_long(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch& sc) const;
+  void init_parts(const unsigned char* p, size_t n, BpeScratch& sc) const;
   // Merge lookup: byte pairs come from a dense 64K table (L2-resident), others from the hash table.
   const PairMap::Value* pair(uint32_t l, uint32_t r) const { return pairs_.find(l, r); }
   const PairMap::Value* byte_pair(unsigned char a, unsigned char b) const {
