@@ -11,7 +11,7 @@ namespace sp {
 namespace {
 
 struct Builder {
-  std::vector<std::pair<std::string, int32_t>>& keys;
+  std::vector<DoubleArrayTrie::Key>& keys;
   std::vector<int32_t> base, check, value;
   std::vector<bool> used_base;
   // Free cells form a doubly linked list, so the base search skips occupied cells (a linear scan from the first
@@ -46,16 +46,16 @@ struct Builder {
   // Places the children of `node`, which covers keys[lo, hi) sharing their first `depth` bytes.
   void place(int32_t node, size_t lo, size_t hi, size_t depth) {
     // The key equal to the prefix (if any) sorts first.
-    if (lo < hi && keys[lo].first.size() == depth) {
-      value[size_t(node)] = keys[lo].second;
+    if (lo < hi && keys[lo].key.size() == depth) {
+      value[size_t(node)] = int32_t(lo);  // index into keys; the value and payload are filled in after
       ++lo;
     }
     if (lo >= hi) return;
     std::vector<std::pair<uint8_t, std::pair<size_t, size_t>>> kids;
     for (size_t i = lo; i < hi;) {
-      uint8_t c = static_cast<uint8_t>(keys[i].first[depth]);
+      uint8_t c = static_cast<uint8_t>(keys[i].key[depth]);
       size_t j = i + 1;
-      while (j < hi && static_cast<uint8_t>(keys[j].first[depth]) == c) ++j;
+      while (j < hi && static_cast<uint8_t>(keys[j].key[depth]) == c) ++j;
       kids.push_back({c, {i, j}});
       i = j;
     }
@@ -89,14 +89,20 @@ struct Builder {
 }  // namespace
 
 void DoubleArrayTrie::build(std::vector<std::pair<std::string, int32_t>> keys) {
+  std::vector<Key> k;
+  k.reserve(keys.size());
+  for (auto& p : keys) k.push_back(Key{std::move(p.first), p.second, 0.0f});
+  build(std::move(k));
+}
+
+void DoubleArrayTrie::build(std::vector<Key> keys) {
   units_.clear();
-  values_.clear();
   std::fill(std::begin(first_byte_), std::end(first_byte_), false);
-  std::sort(keys.begin(), keys.end());
+  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) { return a.key < b.key; });
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (keys[i].first.empty()) throw ValueError("trie: empty key");
-    if (i && keys[i].first == keys[i - 1].first) throw ValueError("trie: duplicate key");
-    first_byte_[static_cast<uint8_t>(keys[i].first[0])] = true;
+    if (keys[i].key.empty()) throw ValueError("trie: empty key");
+    if (i && keys[i].key == keys[i - 1].key) throw ValueError("trie: duplicate key");
+    first_byte_[static_cast<uint8_t>(keys[i].key[0])] = true;
   }
   if (keys.empty()) return;
   Builder b{keys, {}, {}, {}, {}, {}, {}};
@@ -105,23 +111,32 @@ void DoubleArrayTrie::build(std::vector<std::pair<std::string, int32_t>> keys) {
   b.place(0, 0, keys.size(), 0);
   size_t n = b.check.size();
   while (n > 1 && b.check[n - 1] == -1) --n;
-  units_.resize(n);
-  values_.resize(n);
+  // Padding: every base + byte stays inside the array, so walks need no bounds test.
+  size_t need = n;
+  for (size_t i = 0; i < n; ++i)
+    if (b.check[i] != -1) need = std::max(need, size_t(b.base[i]) + 256);
+  units_.assign(need, Unit{0, -1, -1, 0.0f});
   for (size_t i = 0; i < n; ++i) {
-    units_[i] = Unit{b.base[i], b.check[i]};
-    values_[i] = b.value[i];
+    units_[i].base = b.base[i];
+    units_[i].check = b.check[i];
+    if (b.value[i] >= 0) {
+      const Key& k = keys[size_t(b.value[i])];
+      units_[i].value = k.value;
+      units_[i].payload = k.payload;
+    }
   }
 }
 
 int32_t DoubleArrayTrie::find(std::string_view key) const {
   if (units_.empty() || key.empty()) return -1;
-  uint32_t node = 0;
+  const Unit* u = units_.data();
+  int32_t node = 0;
   for (char ch : key) {
-    uint32_t t = static_cast<uint32_t>(units_[node].base) + static_cast<uint8_t>(ch);
-    if (t >= units_.size() || units_[t].check != static_cast<int32_t>(node)) return -1;
-    node = t;
+    const Unit& c = u[u[node].base + static_cast<uint8_t>(ch)];
+    if (c.check != node) return -1;
+    node = static_cast<int32_t>(&c - u);
   }
-  return values_[node];
+  return u[node].value;
 }
 
 }  // namespace sp

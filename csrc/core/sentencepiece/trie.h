@@ -2,6 +2,11 @@
 // user-defined-symbol matcher. Transition: child = base[node] + byte, valid iff check[child] == node.
 // Built once, read-only afterwards (safe for concurrent readers). (A hash probe per candidate length was rejected:
 // the lattice needs every dictionary prefix at every position, which the trie yields in one walk.)
+//
+// Layout: one 16-byte unit per cell {base, check, value, payload}, so a walk step reads one cache line for the
+// transition test, the key's value and its payload (the Unigram encoder keeps each piece's score there; a
+// separate score array indexed by piece id costs a second, random, load per match). The array is padded so that
+// base + 255 is always in range: a walk step needs no bounds test.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -14,22 +19,32 @@ namespace sp {
 
 class DoubleArrayTrie {
  public:
+  struct Key {
+    std::string key;
+    int32_t value;
+    float payload = 0.0f;
+  };
   // keys must be unique and non-empty; values >= 0.
   void build(std::vector<std::pair<std::string, int32_t>> keys);
+  void build(std::vector<Key> keys);
   bool empty() const { return units_.empty(); }
 
   // Calls f(length, value) for every key that is a prefix of s[0, n), shortest first.
   template <class F>
   void prefixes(const char* s, size_t n, F&& f) const {
+    prefixes_with_payload(s, n, [&](size_t len, int32_t v, float) { f(len, v); });
+  }
+  // Same, with the key's payload: f(length, value, payload).
+  template <class F>
+  void prefixes_with_payload(const char* s, size_t n, F&& f) const {
     if (units_.empty()) return;
-    uint32_t node = 0;
-    const size_t size = units_.size();
+    const Unit* u = units_.data();
+    int32_t node = 0;
     for (size_t i = 0; i < n; ++i) {
-      uint32_t t = static_cast<uint32_t>(units_[node].base) + static_cast<uint8_t>(s[i]);
-      if (t >= size || units_[t].check != static_cast<int32_t>(node)) return;
-      node = t;
-      int32_t v = values_[node];
-      if (v >= 0) f(i + 1, v);
+      const Unit& c = u[u[node].base + static_cast<uint8_t>(s[i])];
+      if (c.check != node) return;
+      node = static_cast<int32_t>(&c - u);
+      if (c.value >= 0) f(i + 1, c.value, c.payload);
     }
   }
   // Longest key that is a prefix of s[0, n): returns its length (0 if none) and sets value.
@@ -50,9 +65,10 @@ class DoubleArrayTrie {
   struct Unit {
     int32_t base;
     int32_t check;
+    int32_t value;  // -1: no key ends here
+    float payload;
   };
   std::vector<Unit> units_;
-  std::vector<int32_t> values_;
   bool first_byte_[256] = {};
 };
 

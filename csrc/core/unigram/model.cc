@@ -17,54 +17,77 @@ struct Best {
   int32_t start;  // -1: not reached yet
   uint32_t id;
 };
+constexpr float kRebaseBound = 1e5f;
 }  // namespace
+
+UnigramModel::UnigramModel(std::shared_ptr<const PieceTable> table) : t_(std::move(table)) {
+  std::vector<sp::DoubleArrayTrie::Key> keys;
+  for (size_t i = 0; i < t_->size(); ++i) {
+    const sp::Piece& p = t_->piece(uint32_t(i));
+    if (p.type == sp::kNormal)
+      keys.push_back({p.piece, int32_t(i), p.score});
+    else if (p.type == sp::kUserDefined)
+      keys.push_back({p.piece, int32_t(i), float(double(int(p.piece.size()) - 1) * 0.1)});
+  }
+  dp_.build(std::move(keys));
+}
 
 void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
   const size_t n = s.size();
   if (n == 0) return;
-  const PieceTable& t = *t_;
   thread_local std::vector<Best> best;
-  best.assign(n + 1, Best{0.0f, -1, 0});
-  const float unk_score = t.min_score() - kUnkPenalty;
-  const float max_score = t.max_score();
-  const uint32_t unk = t.unk_id();
+  if (best.size() < n + 1) best.resize(n + 1);
+  Best* bp = best.data();
+  for (size_t i = 0; i <= n; ++i) bp[i].start = -1;
+  bp[0].score = 0.0f;
+  const float unk_score = t_->min_score() - kUnkPenalty;
+  const uint32_t unk = t_->unk_id();
+  const char* d = s.data();
+  size_t reach = 0;  // furthest end position written so far
   for (size_t start = 0; start < n;) {
-    const float here = best[start].score;
-    const size_t mblen = std::min(one_char_len(uint8_t(s[start])), n - start);
+    float here = bp[start].score;
+    if (here < -kRebaseBound || here > kRebaseBound) {
+      for (size_t c = start; c <= reach; ++c)
+        if (c == start || bp[c].start >= 0) bp[c].score -= here;
+      here = 0.0f;
+    }
+    const size_t mblen = std::min(one_char_len(uint8_t(d[start])), n - start);
     bool single = false;
-    t.trie().prefixes(s.data() + start, n - start, [&](size_t len, int32_t id) {
-      if (t.is_unused(uint32_t(id))) return;
-      // Float path scores, as sentencepiece: rounding decides near-ties, and equal floats keep the earlier start.
-      // (Double accumulation was tried: it resolves some near-ties differently from sentencepiece.)
-      float score = t.is_user_defined(uint32_t(id)) ? float(double(float(len) * max_score) - 0.1)
-                                                     : t.score(uint32_t(id));
-      float cand = score + here;
-      Best& b = best[start + len];
+    dp_.prefixes_with_payload(d + start, n - start, [&](size_t len, int32_t id, float score) {
+      const size_t e = start + len;
+      reach = std::max(reach, e);
+      const float cand = score + here;
+      Best& b = bp[e];
       if (b.start < 0 || cand > b.score) {
         b.score = cand;
         b.start = int32_t(start);
         b.id = uint32_t(id);
       }
-      if (len == mblen) single = true;
+      single |= len == mblen;
     });
     if (!single) {
-      float cand = unk_score + here;
-      Best& b = best[start + mblen];
+      const size_t e = start + mblen;
+      const float cand = unk_score + here;
+      Best& b = bp[e];
       if (b.start < 0 || cand > b.score) {
         b.score = cand;
         b.start = int32_t(start);
         b.id = unk;
       }
+      reach = std::max(reach, e);
     }
     start += mblen;
   }
-  size_t first = out.size();
+  size_t count = 0;
+  for (size_t end = n; end > 0; end = size_t(bp[end].start)) ++count;
+  const size_t first = out.size();
+  out.resize(first + count);
+  Tok* o = out.data() + first + count;
   for (size_t end = n; end > 0;) {
-    const Best& b = best[end];
-    out.push_back(Tok{uint32_t(b.start), uint32_t(end), b.id});
+    const Best& b = bp[end];
+    *--o = Tok{uint32_t(b.start), uint32_t(end), b.id};
     end = size_t(b.start);
   }
-  std::reverse(out.begin() + std::ptrdiff_t(first), out.end());
 }
 
 std::vector<std::pair<std::vector<Tok>, float>> UnigramModel::nbest(std::string_view s, int n) const {

@@ -1,9 +1,17 @@
 // Unigram language model over pieces: best segmentation (Viterbi), n-best, and sampling.
 //
 // encode() is a single left-to-right dynamic program over byte positions (no lattice is materialized): for each
-// character start, one trie walk yields every dictionary piece starting there. Scores follow sentencepiece's
-// arithmetic exactly (float state, double candidates for dictionary pieces, float for the unknown node) so ties
-// resolve identically. nbest()/sample() build the full lattice (lattice.h).
+// character start, one trie walk yields every dictionary piece starting there, with its score stored in the trie
+// unit (no per-match score lookup). Per position the DP keeps only {best score, start, id}.
+//
+// The arithmetic is sentencepiece's (>= 0.2.1) exactly, because on long inputs float rounding decides near-ties:
+//   * path scores are float; candidate = float(piece score) + float(path score), compared with `>` (ties keep the
+//     earlier start);
+//   * a user-defined piece of b bytes scores float(double(b - 1) * 0.1), the unknown piece min_score - 10;
+//   * when the path score at a character start leaves [-1e5, 1e5], it is subtracted from every reached position
+//     from that start up to the furthest end written so far (rebasing; without it, decisions diverged from
+//     sentencepiece after ~20-140 KB of one text). Double accumulation was tried and diverges sooner.
+// nbest()/sample() build the full lattice (lattice.h).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -18,7 +26,7 @@ namespace unigram {
 
 class UnigramModel {
  public:
-  explicit UnigramModel(std::shared_ptr<const PieceTable> table) : t_(std::move(table)) {}
+  explicit UnigramModel(std::shared_ptr<const PieceTable> table);
   const PieceTable& table() const { return *t_; }
 
   // Best segmentation of normalized text (appends to out).
@@ -32,6 +40,8 @@ class UnigramModel {
 
  private:
   std::shared_ptr<const PieceTable> t_;
+  // NORMAL and USER_DEFINED pieces (UNUSED ones never enter the DP), payload = the DP score of the piece.
+  sp::DoubleArrayTrie dp_;
 };
 
 }  // namespace unigram
