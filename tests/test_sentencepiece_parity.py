@@ -118,3 +118,29 @@ def test_byte_fallback_pieces():
     assert any(ours.piece_type(i) == "byte" for i in ids)
     assert ours.decode(ids) == text.strip() or ours.decode(ids) == ref.decode(ids)
     assert ours.decode_bytes(ids).decode("utf-8") == ref.decode(ids)
+
+
+@pytest.mark.parametrize("base", ["botchan_en_unigram_1000", "kyoto_ja_unigram_8000"])
+def test_user_defined_pieces_compete_with_dictionary_pieces(base, tmp_path):
+    # User-defined pieces that overlap ordinary ones, so the DP and the lattice must score them exactly as
+    # sentencepiece does (float((bytes - 1) * 0.1) in the DP, the same over characters in the lattice).
+    pb = pytest.importorskip("sentencepiece.sentencepiece_model_pb2")
+    mp = pb.ModelProto()
+    mp.ParseFromString(data_path("tokenizers", "sentencepiece", base + ".model").read_bytes())
+    have = {p.piece: p for p in mp.pieces}
+    for u in ["he", "in", "th", "ing", "\u2581a", "ou", "er", "\u306e", "\u3057\u305f", "ation"]:
+        if u in have:
+            have[u].type = 4
+        else:
+            p = mp.pieces.add()
+            p.piece, p.score, p.type = u, 0.0, 4
+    data = mp.SerializeToString()
+    path = tmp_path / "ud.model"
+    path.write_bytes(data)
+    ours, ref = fastlm.load(path), sentencepiece.SentencePieceProcessor(model_proto=data)
+    lines = _lines("text/en_botchan.txt")[:1500] + _lines("text/ja_wagahaiwa_nekodearu.txt")[:500]
+    assert ours.encode_batch(lines) == ref.encode(lines)
+    text = "\n".join(lines)
+    assert ours.encode(text) == ref.encode(text)
+    for line in lines[:150]:
+        assert ours.nbest(line, 3) == ref.nbest_encode_as_ids(line, 3), line

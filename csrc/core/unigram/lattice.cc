@@ -35,7 +35,6 @@ Lattice::Lattice(std::string_view s, const PieceTable& t) {
   end_[0].push_back(0);
   begin_[len].push_back(1);
   const float unk_score = t.min_score() - kUnkPenalty;
-  const float max_score = t.max_score();
   for (uint32_t pos = 0; pos < len; ++pos) {
     uint32_t b = chars_[pos];
     bool single = false;
@@ -45,8 +44,7 @@ Lattice::Lattice(std::string_view s, const PieceTable& t) {
       while (chars_[endc] < e) ++endc;
       if (t.is_unused(uint32_t(id))) return;
       uint32_t clen = endc - pos;
-      float score = t.is_user_defined(uint32_t(id)) ? float(double(float(int(clen)) * max_score) - 0.1)
-                                                     : t.score(uint32_t(id));
+      float score = t.is_user_defined(uint32_t(id)) ? float(double(int(clen) - 1) * 0.1) : t.score(uint32_t(id));
       insert(pos, clen, id, score);
       if (clen == 1) single = true;
     });
