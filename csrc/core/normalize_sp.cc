@@ -54,6 +54,69 @@ SpNormalizer::SpNormalizer(SpNormalizerOptions opts) : opts_(std::move(opts)) {
     user_.build(std::move(keys));
     has_user_ = true;
   }
+  build_table();
+}
+
+void SpNormalizer::build_table() {
+  table_.assign(0x10000, 0);
+  std::string u;
+  for (uint32_t cp = 0; cp < 0x10000; ++cp) {
+    uint32_t& e = table_[cp];
+    if (cp >= 0xD800 && cp <= 0xDFFF) {
+      e = kSlow;
+      continue;
+    }
+    u.clear();
+    unicode::append_utf8(u, cp);
+    const uint8_t b0 = static_cast<uint8_t>(u[0]);
+    if (has_user_ && user_.has_first_byte(b0)) {
+      e = kSlow;
+      continue;
+    }
+    if (!units_ || !first_byte_hit_[b0]) continue;  // identity
+    // The walk of charsmap_longest over u alone, remembering whether it is still inside the trie at u's end.
+    uint32_t id = unit_offset(units_[0]);
+    size_t best = 0;
+    uint32_t value = 0;
+    bool live = true;
+    for (size_t i = 0; i < u.size() && live; ++i) {
+      const uint8_t c = static_cast<uint8_t>(u[i]);
+      id ^= c;
+      if (id >= num_units_ || unit_label(units_[id]) != c) {
+        live = false;
+        break;
+      }
+      const uint32_t unit = units_[id];
+      id ^= unit_offset(unit);
+      if (has_leaf(unit)) {
+        if (id >= num_units_) {
+          live = false;
+          break;
+        }
+        best = i + 1;
+        value = unit_value(units_[id]);
+      }
+    }
+    if (live)
+      for (uint32_t c = 1; c < 256; ++c) {
+        const uint32_t j = id ^ c;
+        if (j < num_units_ && unit_label(units_[j]) == c) {
+          e = kSlow;  // a longer rule may continue past this character
+          break;
+        }
+      }
+    if (e == kSlow || best == 0) continue;
+    if (best < u.size()) {
+      e = kSlow;  // a rule ends inside the character
+      continue;
+    }
+    if (value >= pool_.size()) {
+      e = 1;  // out-of-range rule: the character is deleted
+      continue;
+    }
+    const size_t len = std::strlen(pool_.data() + value);
+    e = (len < 64 && value < (1u << 24)) ? (1u | uint32_t(len) << 2 | value << 8) : kSlow;
+  }
 }
 
 size_t SpNormalizer::charsmap_longest(const char* s, size_t n, uint32_t& value) const {
@@ -113,8 +176,18 @@ std::string_view SpNormalizer::normalize_prefix(std::string_view s, size_t& cons
 }
 
 void SpNormalizer::normalize(std::string_view in, std::string& out, std::vector<uint32_t>* n2o) const {
+  if (n2o)
+    normalize_impl<true>(in, out, n2o);
+  else
+    normalize_impl<false>(in, out, nullptr);
+}
+
+// Writes into `out` through a raw cursor: the buffer is sized for the identity worst case (3 output bytes per
+// input byte: a space becomes U+2581) and grown only before a replacement string that could overflow it.
+template <bool kOffsets>
+void SpNormalizer::normalize_impl(std::string_view in, std::string& out, std::vector<uint32_t>* n2o) const {
   out.clear();
-  if (n2o) n2o->clear();
+  if (kOffsets) n2o->clear();
   if (in.empty()) return;
   size_t consumed = 0;
   const bool rm = opts_.remove_extra_whitespaces, esc = opts_.escape_whitespaces;
@@ -128,54 +201,114 @@ void SpNormalizer::normalize(std::string_view in, std::string& out, std::vector<
     }
   }
   if (in.empty()) return;
-  out.reserve(in.size() * 3 / 2 + 4);
-  if (n2o) n2o->reserve(in.size() * 3 / 2 + 4);
-  auto add_ws = [&] {
-    if (esc) {
-      out.append(kSpaceSymbol, 3);
-      if (n2o) n2o->insert(n2o->end(), 3, uint32_t(consumed));
-    } else {
-      out.push_back(' ');
-      if (n2o) n2o->push_back(uint32_t(consumed));
+  size_t cap = in.size() * 3 + 8;
+  out.resize(cap);
+  if (kOffsets) n2o->resize(cap + 1);
+  char* o = &out[0];
+  uint32_t* m = kOffsets ? n2o->data() : nullptr;
+  size_t k = 0;  // bytes written
+  // Keeps room for `extra` bytes now plus the identity worst case of the input after position `from`.
+  auto grow = [&](size_t extra, size_t from) {
+    const size_t need = k + extra + 3 * (in.size() - std::min(from, in.size())) + 8;
+    if (need <= cap) return;
+    cap = std::max(cap * 2, need);
+    out.resize(cap);
+    o = &out[0];
+    if (kOffsets) {
+      n2o->resize(cap + 1);
+      m = n2o->data();
     }
   };
-  if (!opts_.treat_whitespace_as_suffix && opts_.add_dummy_prefix) add_ws();
+  auto put = [&](char ch) {
+    o[k] = ch;
+    if (kOffsets) m[k] = uint32_t(consumed);
+    ++k;
+  };
+  auto put_ws = [&] {
+    if (esc) {
+      put('\xe2');
+      put('\x96');
+      put('\x81');
+    } else {
+      put(' ');
+    }
+  };
+  if (!opts_.treat_whitespace_as_suffix && opts_.add_dummy_prefix) put_ws();
   bool prev_space = rm;
-  while (!in.empty()) {
-    size_t c;
-    std::string_view r = normalize_prefix(in, c);
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(in.data());
+  const size_t n = in.size();
+  const uint32_t* table = table_.data();
+  size_t i = 0;
+  while (i < n) {
+    uint32_t e;
+    size_t len;
+    const unsigned char b0 = p[i];
+    if (b0 < 0x80) {
+      e = table[b0];
+      len = 1;
+      if (e == 0) {  // identity ASCII: the common case
+        if (b0 == ' ') {
+          if (!prev_space) {
+            put_ws();
+            prev_space = rm;
+          }
+        } else {
+          put(char(b0));
+          prev_space = false;
+        }
+        ++i;
+        ++consumed;
+        continue;
+      }
+    } else {
+      uint32_t cp;
+      len = size_t(unicode::decode(p + i, p + n, cp));
+      e = cp < 0x10000 ? table[cp] : kSlow;
+      if (e == 0) {  // identity multi-byte character (never a space)
+        for (size_t j = 0; j < len; ++j) put(char(p[i + j]));
+        prev_space = false;
+        i += len;
+        consumed += len;
+        continue;
+      }
+    }
+    std::string_view r;
+    if ((e & 3) == 1) {
+      r = std::string_view(pool_.data() + (e >> 8), (e >> 2) & 63);
+    } else {
+      r = normalize_prefix(std::string_view(in.data() + i, n - i), len);
+    }
     if (prev_space)
       while (!r.empty() && r[0] == ' ') r.remove_prefix(1);
     if (!r.empty()) {
+      grow(r.size() * 3, i + len);
       for (char ch : r) {
-        if (esc && ch == ' ') {
-          out.append(kSpaceSymbol, 3);
-          if (n2o) n2o->insert(n2o->end(), 3, uint32_t(consumed));
-        } else {
-          out.push_back(ch);
-          if (n2o) n2o->push_back(uint32_t(consumed));
-        }
+        if (esc && ch == ' ')
+          put_ws();
+        else
+          put(ch);
       }
       prev_space = r.back() == ' ';
     }
-    consumed += c;
-    in.remove_prefix(c);
+    consumed += len;
+    i += len;
     if (!rm) prev_space = false;
   }
   if (rm) {
     const size_t sl = esc ? 3 : 1;
     const char* sym = esc ? kSpaceSymbol : " ";
-    while (out.size() >= sl && std::memcmp(out.data() + out.size() - sl, sym, sl) == 0) {
-      size_t len = out.size() - sl;
-      if (n2o) {
-        consumed = (*n2o)[len];
-        n2o->resize(len);
-      }
-      out.resize(len);
+    while (k >= sl && std::memcmp(o + k - sl, sym, sl) == 0) {
+      k -= sl;
+      if (kOffsets) consumed = m[k];
     }
   }
-  if (opts_.treat_whitespace_as_suffix && opts_.add_dummy_prefix) add_ws();
-  if (n2o) n2o->push_back(uint32_t(consumed));
+  if (opts_.treat_whitespace_as_suffix && opts_.add_dummy_prefix) {
+    grow(3, in.size());
+    put_ws();
+  }
+  if (kOffsets) m[k] = uint32_t(consumed);
+  out.resize(k);
+  if (kOffsets) n2o->resize(k + 1);
 }
 
 }  // namespace fastlm

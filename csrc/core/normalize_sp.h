@@ -6,6 +6,14 @@
 // The charsmap is sentencepiece's "precompiled_charsmap" blob: uint32 little-endian trie size, a darts-clone
 // double array (32-bit units) mapping input byte strings to offsets into a pool of NUL-terminated replacements.
 // norm_to_orig has normalized.size() + 1 entries: the input byte offset each normalized byte came from.
+//
+// Fast path: a table over the Basic Multilingual Plane, built once, gives for each code point either "maps to
+// itself", "maps to this pool string", or "slow path" (a user-defined symbol or a longer charsmap rule could start
+// with it, or the entry does not fit). An entry is exact because a character whose charsmap node has no children
+// can only match rules that end inside it, so the longest match is a function of the character alone. Text made of
+// such characters (almost all text) costs one table load per character instead of a trie walk.
+// (A per-call memo of recent characters was rejected: it needs hashing and invalidation, and is not shareable
+// across threads; a 256 KB read-only table is.)
 #pragma once
 #include <cstdint>
 #include <string>
@@ -39,6 +47,14 @@ class SpNormalizer {
 
  private:
   size_t charsmap_longest(const char* s, size_t n, uint32_t& value) const;
+  void build_table();
+  template <bool kOffsets>
+  void normalize_impl(std::string_view in, std::string& out, std::vector<uint32_t>* n2o) const;
+
+  // BMP entry: bits 0-1 kind (0 identity, 1 pool replacement, 3 slow), bits 2-7 replacement length, bits 8-31
+  // pool offset.
+  static constexpr uint32_t kSlow = 3;
+  std::vector<uint32_t> table_;
 
   SpNormalizerOptions opts_;
   const uint32_t* units_ = nullptr;  // darts units (aligned copy in unit_store_)
