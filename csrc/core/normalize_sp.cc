@@ -59,6 +59,7 @@ SpNormalizer::SpNormalizer(SpNormalizerOptions opts) : opts_(std::move(opts)) {
 
 void SpNormalizer::build_table() {
   table_.assign(0x10000, 0);
+  ext_.clear();
   std::string u;
   for (uint32_t cp = 0; cp < 0x10000; ++cp) {
     uint32_t& e = table_[cp];
@@ -70,8 +71,15 @@ void SpNormalizer::build_table() {
     unicode::append_utf8(u, cp);
     const uint8_t b0 = static_cast<uint8_t>(u[0]);
     if (has_user_ && user_.has_first_byte(b0)) {
-      e = kSlow;
-      continue;
+      // A user-defined symbol is copied verbatim: the character alone is one (xlnet's "." and "-") unless a
+      // longer symbol may start with it or a shorter one ends inside it.
+      int32_t v;
+      const size_t m = user_.longest_prefix(u.data(), u.size(), v);
+      if (user_.extends(u) || (m > 0 && m < u.size())) {
+        e = kSlow;
+        continue;
+      }
+      if (m == u.size()) continue;  // identity
     }
     if (!units_ || !first_byte_hit_[b0]) continue;  // identity
     // The walk of charsmap_longest over u alone, remembering whether it is still inside the trie at u's end.
@@ -97,25 +105,32 @@ void SpNormalizer::build_table() {
         value = unit_value(units_[id]);
       }
     }
+    bool extends = false;
     if (live)
-      for (uint32_t c = 1; c < 256; ++c) {
+      for (uint32_t c = 0; c < 256 && !extends; ++c) {
         const uint32_t j = id ^ c;
-        if (j < num_units_ && unit_label(units_[j]) == c) {
-          e = kSlow;  // a longer rule may continue past this character
-          break;
-        }
+        extends = j < num_units_ && unit_label(units_[j]) == c;
       }
-    if (e == kSlow || best == 0) continue;
-    if (best < u.size()) {
+    // The entry for the character alone.
+    uint32_t alone = 0;
+    if (best > 0 && best < u.size()) {
       e = kSlow;  // a rule ends inside the character
       continue;
     }
-    if (value >= pool_.size()) {
-      e = 1;  // out-of-range rule: the character is deleted
+    if (best > 0) {
+      if (value >= pool_.size()) {
+        alone = 1;  // out-of-range rule: the character is deleted
+      } else {
+        const size_t len = std::strlen(pool_.data() + value);
+        alone = (len < 64 && value < (1u << 24)) ? (1u | uint32_t(len) << 2 | value << 8) : kSlow;
+      }
+    }
+    if (!extends || alone == kSlow) {
+      e = alone;
       continue;
     }
-    const size_t len = std::strlen(pool_.data() + value);
-    e = (len < 64 && value < (1u << 24)) ? (1u | uint32_t(len) << 2 | value << 8) : kSlow;
+    e = 2u | uint32_t(ext_.size()) << 2;
+    ext_.push_back(Ext{id, alone});
   }
 }
 
@@ -238,6 +253,16 @@ void SpNormalizer::normalize_impl(std::string_view in, std::string& out, std::ve
   const unsigned char* p = reinterpret_cast<const unsigned char*>(in.data());
   const size_t n = in.size();
   const uint32_t* table = table_.data();
+  // Kind 2: the character-alone entry, unless the byte at `next` continues the charsmap walk.
+  auto resolve = [&](uint32_t e, size_t next) -> uint32_t {
+    const Ext& x = ext_[e >> 2];
+    if (next < n) {
+      const uint32_t c = p[next];
+      const uint32_t j = x.node ^ c;
+      if (j < num_units_ && unit_label(units_[j]) == c) return kSlow;
+    }
+    return x.alone;
+  };
   size_t i = 0;
   while (i < n) {
     uint32_t e;
@@ -246,6 +271,7 @@ void SpNormalizer::normalize_impl(std::string_view in, std::string& out, std::ve
     if (b0 < 0x80) {
       e = table[b0];
       len = 1;
+      if ((e & 3) == 2) e = resolve(e, i + 1);
       if (e == 0) {  // identity ASCII: the common case
         if (b0 == ' ') {
           if (!prev_space) {
@@ -264,6 +290,7 @@ void SpNormalizer::normalize_impl(std::string_view in, std::string& out, std::ve
       uint32_t cp;
       len = size_t(unicode::decode(p + i, p + n, cp));
       e = cp < 0x10000 ? table[cp] : kSlow;
+      if ((e & 3) == 2) e = resolve(e, i + len);
       if (e == 0) {  // identity multi-byte character (never a space)
         for (size_t j = 0; j < len; ++j) put(char(p[i + j]));
         prev_space = false;

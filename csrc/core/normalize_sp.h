@@ -51,10 +51,17 @@ class SpNormalizer {
   template <bool kOffsets>
   void normalize_impl(std::string_view in, std::string& out, std::vector<uint32_t>* n2o) const;
 
-  // BMP entry: bits 0-1 kind (0 identity, 1 pool replacement, 3 slow), bits 2-7 replacement length, bits 8-31
-  // pool offset.
+  // BMP entry: bits 0-1 kind. 0: maps to itself; 1: maps to the pool string at offset bits 8-31, length bits 2-7;
+  // 2: a longer rule continues past the character (ASCII letters start composition rules): ext_[bits 2-31] holds
+  // the charsmap node reached and the character-alone entry (kind 0/1), which applies unless the next byte is a
+  // child of that node; 3: slow path.
   static constexpr uint32_t kSlow = 3;
+  struct Ext {
+    uint32_t node;   // darts index whose children are tested with the next byte
+    uint32_t alone;  // the entry for the character alone
+  };
   std::vector<uint32_t> table_;
+  std::vector<Ext> ext_;
 
   SpNormalizerOptions opts_;
   const uint32_t* units_ = nullptr;  // darts units (aligned copy in unit_store_)

@@ -139,5 +139,19 @@ int32_t DoubleArrayTrie::find(std::string_view key) const {
   return u[node].value;
 }
 
+bool DoubleArrayTrie::extends(std::string_view prefix) const {
+  if (units_.empty()) return false;
+  const Unit* u = units_.data();
+  int32_t node = 0;
+  for (char ch : prefix) {
+    const Unit& c = u[u[node].base + static_cast<uint8_t>(ch)];
+    if (c.check != node) return false;
+    node = static_cast<int32_t>(&c - u);
+  }
+  for (int b = 0; b < 256; ++b)
+    if (u[u[node].base + b].check == node) return true;
+  return false;
+}
+
 }  // namespace sp
 }  // namespace fastlm

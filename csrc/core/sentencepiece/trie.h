@@ -58,6 +58,8 @@ class DoubleArrayTrie {
   }
   // Exact lookup; -1 if absent.
   int32_t find(std::string_view key) const;
+  // True if some key is longer than `prefix` and starts with it.
+  bool extends(std::string_view prefix) const;
   // True if some key starts with byte b (a cheap pre-check for the hot path).
   bool has_first_byte(uint8_t b) const { return first_byte_[b]; }
 
