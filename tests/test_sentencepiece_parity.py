@@ -121,7 +121,8 @@ def test_vocab_and_piece_api(pair):
 def test_edge_inputs(pair):
     ours, ref = pair
     cases = ["", " ", "   ", "\t\n", "a  b", " lead", "trail ", "\u00a0x\u3000y", "\ufeffbom", "\u200b", "e\u0301",
-             "ﬁ ﬂ ① ㈱ ｶﾞ", "\x00\x01", "😀🤖 x", "<s> </s> <unk>", "\ud800".encode("utf-16", "surrogatepass").decode("utf-16", "replace")]
+             "ﬁ ﬂ ① ㈱ ｶﾞ", "\u304b\u3099\u304d\u309a", "a\u0301\u0302b\u0308", "\u1100\u1161\u11a8 \u1100",
+             "\uff8a\uff9f\uff8a\uff9e", "e\u0301.", "\x00\x01", "😀🤖 x", "<s> </s> <unk>", "\ud800".encode("utf-16", "surrogatepass").decode("utf-16", "replace")]
     for c in cases:
         assert ours.encode(c) == ref.encode(c), repr(c)
         assert ours.decode(ours.encode(c)) == ref.decode(ref.encode(c)), repr(c)

@@ -253,15 +253,23 @@ void SpNormalizer::normalize_impl(std::string_view in, std::string& out, std::ve
   const unsigned char* p = reinterpret_cast<const unsigned char*>(in.data());
   const size_t n = in.size();
   const uint32_t* table = table_.data();
-  // Kind 2: the character-alone entry, unless the byte at `next` continues the charsmap walk.
+  // Kind 2: the character-alone entry, unless the charsmap walk continues through the next character or finds a
+  // rule ending inside it (then the slow path decides). Composition rules (か + U+3099 -> が) make the first
+  // byte of the next character match often; its later bytes almost never do.
   auto resolve = [&](uint32_t e, size_t next) -> uint32_t {
     const Ext& x = ext_[e >> 2];
-    if (next < n) {
-      const uint32_t c = p[next];
-      const uint32_t j = x.node ^ c;
-      if (j < num_units_ && unit_label(units_[j]) == c) return kSlow;
+    if (next >= n) return x.alone;
+    const size_t stop = std::min(n, next + size_t("\1\1\1\1\1\1\1\1\1\1\1\1\2\2\3\4"[p[next] >> 4]));
+    uint32_t id = x.node;
+    for (size_t q = next; q < stop; ++q) {
+      const uint32_t c = p[q];
+      id ^= c;
+      if (id >= num_units_ || unit_label(units_[id]) != c) return x.alone;
+      const uint32_t unit = units_[id];
+      id ^= unit_offset(unit);
+      if (has_leaf(unit)) return kSlow;
     }
-    return x.alone;
+    return kSlow;
   };
   size_t i = 0;
   while (i < n) {
