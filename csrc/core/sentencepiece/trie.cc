@@ -23,7 +23,7 @@ struct Builder {
     if (check.size() >= n) return;
     size_t old = check.size();
     size_t cap = std::max(n, old * 2);
-    base.resize(cap, 0);
+    base.resize(cap, -1);  // -1: no children
     check.resize(cap, -1);
     value.resize(cap, -1);
     used_base.resize(cap, false);
@@ -111,45 +111,51 @@ void DoubleArrayTrie::build(std::vector<Key> keys) {
   b.place(0, 0, keys.size(), 0);
   size_t n = b.check.size();
   while (n > 1 && b.check[n - 1] == -1) --n;
-  // Padding: every base + byte stays inside the array, so walks need no bounds test.
+  // Padding: every base + byte stays inside the array (walks need no bounds test), and a final block of 256 empty
+  // cells is the base of every childless node, so a step from a leaf fails on the label test.
   size_t need = n;
   for (size_t i = 0; i < n; ++i)
-    if (b.check[i] != -1) need = std::max(need, size_t(b.base[i]) + 256);
-  units_.assign(need, Unit{0, -1, -1, 0.0f});
+    if (b.check[i] != -1 && b.base[i] >= 0) need = std::max(need, size_t(b.base[i]) + 256);
+  const int32_t empty_block = int32_t(need);
+  units_.assign(need + 256, Unit{empty_block, -1, -1, 0.0f});
   for (size_t i = 0; i < n; ++i) {
-    units_[i].base = b.base[i];
-    units_[i].check = b.check[i];
+    if (b.check[i] == -1) continue;
+    Unit& u = units_[i];
+    u.base = b.base[i] >= 0 ? b.base[i] : empty_block;
+    // The label is the byte of the transition into this cell (root: none). Bases are unique per node, so a
+    // matching label at base + byte proves the parent: no separate check field is needed.
+    u.label = b.check[i] >= 0 ? int32_t(i) - b.base[size_t(b.check[i])] : -1;
     if (b.value[i] >= 0) {
       const Key& k = keys[size_t(b.value[i])];
-      units_[i].value = k.value;
-      units_[i].payload = k.payload;
+      u.value = k.value;
+      u.payload = k.payload;
     }
   }
 }
 
 int32_t DoubleArrayTrie::find(std::string_view key) const {
   if (units_.empty() || key.empty()) return -1;
-  const Unit* u = units_.data();
-  int32_t node = 0;
+  const Unit* node = units_.data();
   for (char ch : key) {
-    const Unit& c = u[u[node].base + static_cast<uint8_t>(ch)];
-    if (c.check != node) return -1;
-    node = static_cast<int32_t>(&c - u);
+    const int32_t c = static_cast<uint8_t>(ch);
+    const Unit* next = units_.data() + node->base + c;
+    if (next->label != c) return -1;
+    node = next;
   }
-  return u[node].value;
+  return node->value;
 }
 
 bool DoubleArrayTrie::extends(std::string_view prefix) const {
   if (units_.empty()) return false;
-  const Unit* u = units_.data();
-  int32_t node = 0;
+  const Unit* node = units_.data();
   for (char ch : prefix) {
-    const Unit& c = u[u[node].base + static_cast<uint8_t>(ch)];
-    if (c.check != node) return false;
-    node = static_cast<int32_t>(&c - u);
+    const int32_t c = static_cast<uint8_t>(ch);
+    const Unit* next = units_.data() + node->base + c;
+    if (next->label != c) return false;
+    node = next;
   }
-  for (int b = 0; b < 256; ++b)
-    if (u[u[node].base + b].check == node) return true;
+  for (int32_t c = 0; c < 256; ++c)
+    if (units_[size_t(node->base + c)].label == c) return true;
   return false;
 }
 

@@ -1,12 +1,14 @@
 // A static double-array trie over byte strings: the piece dictionary of the Unigram/BPE models and the
-// user-defined-symbol matcher. Transition: child = base[node] + byte, valid iff check[child] == node.
+// user-defined-symbol matcher. Transition: child = base[node] + byte, valid iff label[child] == byte.
 // Built once, read-only afterwards (safe for concurrent readers). (A hash probe per candidate length was rejected:
 // the lattice needs every dictionary prefix at every position, which the trie yields in one walk.)
 //
-// Layout: one 16-byte unit per cell {base, check, value, payload}, so a walk step reads one cache line for the
+// Layout: one 16-byte unit per cell {base, label, value, payload}, so a walk step reads one cache line for the
 // transition test, the key's value and its payload (the Unigram encoder keeps each piece's score there; a
-// separate score array indexed by piece id costs a second, random, load per match). The array is padded so that
-// base + 255 is always in range: a walk step needs no bounds test.
+// separate score array indexed by piece id costs a second, random, load per match). Each node with children owns
+// a distinct base, so "the cell at base + byte carries label byte" is the whole transition test (no parent index
+// to compare); childless nodes point at a trailing empty block. The array is padded so that base + 255 is always
+// in range: a walk step needs no bounds test.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -39,12 +41,12 @@ class DoubleArrayTrie {
   void prefixes_with_payload(const char* s, size_t n, F&& f) const {
     if (units_.empty()) return;
     const Unit* u = units_.data();
-    int32_t node = 0;
+    const Unit* node = u;
     for (size_t i = 0; i < n; ++i) {
-      const Unit& c = u[u[node].base + static_cast<uint8_t>(s[i])];
-      if (c.check != node) return;
-      node = static_cast<int32_t>(&c - u);
-      if (c.value >= 0) f(i + 1, c.value, c.payload);
+      const int32_t c = static_cast<uint8_t>(s[i]);
+      node = u + node->base + c;
+      if (node->label != c) return;
+      if (node->value >= 0) f(i + 1, node->value, node->payload);
     }
   }
   // Longest key that is a prefix of s[0, n): returns its length (0 if none) and sets value.
@@ -65,8 +67,8 @@ class DoubleArrayTrie {
 
  private:
   struct Unit {
-    int32_t base;
-    int32_t check;
+    int32_t base;   // children at base + byte
+    int32_t label;  // byte of the transition into this cell; -1: empty or root
     int32_t value;  // -1: no key ends here
     float payload;
   };
