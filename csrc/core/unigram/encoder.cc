@@ -54,7 +54,16 @@ void SpEncoder::finish(const std::string& norm, const std::vector<uint32_t>* n2o
   const bool bf = t.byte_fallback();
   const bool offs = n2o != nullptr;
   bool prev_unk = false;
-  for (const Tok& k : toks) {
+  size_t from = 0;
+  if (!offs) {  // ids only: copy until the first unknown piece, which needs the rules below
+    const size_t n0 = out.ids.size();
+    out.ids.resize(n0 + toks.size());
+    uint32_t* w = out.ids.data() + n0;
+    while (from < toks.size() && toks[from].id != unk) *w++ = toks[from++].id;
+    out.ids.resize(size_t(w - out.ids.data()));
+  }
+  for (size_t q = from; q < toks.size(); ++q) {
+    const Tok& k = toks[q];
     const bool is_unk = k.id == unk;
     uint32_t b = 0, e = 0;
     if (offs) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/unigram/lattice.h"
 
@@ -38,7 +39,7 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
   thread_local std::vector<Best> best;
   if (best.size() < n + 1) best.resize(n + 1);
   Best* bp = best.data();
-  for (size_t i = 0; i <= n; ++i) bp[i].start = -1;
+  std::memset(static_cast<void*>(bp), 0xFF, (n + 1) * sizeof(Best));  // start = -1 everywhere
   bp[0].score = 0.0f;
   const float unk_score = t_->min_score() - kUnkPenalty;
   const uint32_t unk = t_->unk_id();
