@@ -191,18 +191,29 @@ std::string_view SpNormalizer::normalize_prefix(std::string_view s, size_t& cons
 }
 
 void SpNormalizer::normalize(std::string_view in, std::string& out, std::vector<uint32_t>* n2o) const {
-  if (n2o)
-    normalize_impl<true>(in, out, n2o);
-  else
-    normalize_impl<false>(in, out, nullptr);
+  SpNormBuffer buf;
+  normalize(in, buf, n2o != nullptr);
+  out.assign(buf.data.get(), buf.size);
+  if (n2o) *n2o = std::move(buf.n2o);
 }
 
-// Writes into `out` through a raw cursor: the buffer is sized for the identity worst case (3 output bytes per
-// input byte: a space becomes U+2581) and grown only before a replacement string that could overflow it.
+void SpNormalizer::normalize(std::string_view in, SpNormBuffer& out, bool offsets) const {
+  if (offsets)
+    normalize_impl<true>(in, out);
+  else
+    normalize_impl<false>(in, out);
+  out.reserve(out.size);  // (no-op) the buffer always has room for the terminator
+  out.data[out.size] = '\0';
+}
+
+// Writes through a raw cursor: the buffer is sized for the identity worst case (3 output bytes per input byte: a
+// space becomes U+2581) and grown only before a replacement string that could overflow it.
 template <bool kOffsets>
-void SpNormalizer::normalize_impl(std::string_view in, std::string& out, std::vector<uint32_t>* n2o) const {
-  out.clear();
+void SpNormalizer::normalize_impl(std::string_view in, SpNormBuffer& out) const {
+  out.size = 0;
+  std::vector<uint32_t>* n2o = kOffsets ? &out.n2o : nullptr;
   if (kOffsets) n2o->clear();
+  out.reserve(0);
   if (in.empty()) return;
   size_t consumed = 0;
   const bool rm = opts_.remove_extra_whitespaces, esc = opts_.escape_whitespaces;
@@ -217,9 +228,9 @@ void SpNormalizer::normalize_impl(std::string_view in, std::string& out, std::ve
   }
   if (in.empty()) return;
   size_t cap = in.size() * 3 + 8;
-  out.resize(cap);
+  out.reserve(cap);
   if (kOffsets) n2o->resize(cap + 1);
-  char* o = &out[0];
+  char* o = out.data.get();
   uint32_t* m = kOffsets ? n2o->data() : nullptr;
   size_t k = 0;  // bytes written
   // Keeps room for `extra` bytes now plus the identity worst case of the input after position `from`.
@@ -227,8 +238,9 @@ void SpNormalizer::normalize_impl(std::string_view in, std::string& out, std::ve
     const size_t need = k + extra + 3 * (in.size() - std::min(from, in.size())) + 8;
     if (need <= cap) return;
     cap = std::max(cap * 2, need);
-    out.resize(cap);
-    o = &out[0];
+    out.size = k;
+    out.reserve(cap);
+    o = out.data.get();
     if (kOffsets) {
       n2o->resize(cap + 1);
       m = n2o->data();
@@ -342,7 +354,7 @@ void SpNormalizer::normalize_impl(std::string_view in, std::string& out, std::ve
     put_ws();
   }
   if (kOffsets) m[k] = uint32_t(consumed);
-  out.resize(k);
+  out.size = k;
   if (kOffsets) n2o->resize(k + 1);
 }
 

@@ -15,7 +15,10 @@
 // (A per-call memo of recent characters was rejected: it needs hashing and invalidation, and is not shareable
 // across threads; a 256 KB read-only table is.)
 #pragma once
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,12 +36,33 @@ struct SpNormalizerOptions {
   std::vector<std::string> user_defined;  // copied through unnormalized (longest match first)
 };
 
+// Normalizer output that grows without writing its bytes first (std::string::resize zero-fills the 3x-sized
+// worst-case buffer on every call, a third of the normalizer's time on long lines). NUL-terminated.
+struct SpNormBuffer {
+  std::unique_ptr<char[]> data;
+  size_t cap = 0;
+  size_t size = 0;
+  std::vector<uint32_t> n2o;  // filled when offsets are requested: size + 1 entries
+  std::string_view view() const { return std::string_view(data.get(), size); }
+  // Room for n bytes plus the terminator, keeping the first `size` bytes.
+  void reserve(size_t n) {
+    if (n + 1 <= cap) return;
+    size_t c = std::max(n + 1, cap * 2);
+    std::unique_ptr<char[]> d(new char[c]);
+    if (size) std::memcpy(d.get(), data.get(), size);
+    data = std::move(d);
+    cap = c;
+  }
+};
+
 class SpNormalizer {
  public:
   explicit SpNormalizer(SpNormalizerOptions opts);  // throws ValueError on a malformed charsmap
 
   // Normalizes `in`; norm_to_orig may be null when offsets are not needed.
   void normalize(std::string_view in, std::string& out, std::vector<uint32_t>* norm_to_orig) const;
+  // The same into a reusable buffer (the encoders' path); out.n2o is filled when `offsets`.
+  void normalize(std::string_view in, SpNormBuffer& out, bool offsets) const;
 
   // One normalization step at the start of s: returns the replacement and sets `consumed` (> 0).
   std::string_view normalize_prefix(std::string_view s, size_t& consumed) const;
@@ -49,7 +73,7 @@ class SpNormalizer {
   size_t charsmap_longest(const char* s, size_t n, uint32_t& value) const;
   void build_table();
   template <bool kOffsets>
-  void normalize_impl(std::string_view in, std::string& out, std::vector<uint32_t>* n2o) const;
+  void normalize_impl(std::string_view in, SpNormBuffer& out) const;
 
   // BMP entry: bits 0-1 kind. 0: maps to itself; 1: maps to the pool string at offset bits 8-31, length bits 2-7;
   // 2: a longer rule continues past the character (ASCII letters start composition rules): ext_[bits 2-31] holds

@@ -47,7 +47,7 @@ std::shared_ptr<SpEncoder> SpEncoder::from_proto(const sp::ModelProto& m) {
   return std::make_shared<SpEncoder>(m.pieces, ts.get_bool(tr::kByteFallback, false), std::move(o));
 }
 
-void SpEncoder::finish(const std::string& norm, const std::vector<uint32_t>* n2o, const std::vector<Tok>& toks,
+void SpEncoder::finish(std::string_view norm, const std::vector<uint32_t>* n2o, const std::vector<Tok>& toks,
                        size_t base, Encoding& out) const {
   const PieceTable& t = *table_;
   const uint32_t unk = t.unk_id();
@@ -94,16 +94,15 @@ void SpEncoder::finish(const std::string& norm, const std::vector<uint32_t>* n2o
 }
 
 void SpEncoder::encode(std::string_view text, size_t base, bool with_offsets, Encoding& out) const {
-  thread_local std::string norm;
-  thread_local std::vector<uint32_t> n2o;
+  thread_local SpNormBuffer norm;
   thread_local std::vector<Tok> toks;
-  norm_.normalize(text, norm, with_offsets ? &n2o : nullptr);
+  norm_.normalize(text, norm, with_offsets);
   toks.clear();
   if (bpe_)
-    bpe_->encode(norm, toks);
+    bpe_->encode(norm.view(), toks);
   else
-    uni_->encode(norm, toks);
-  finish(norm, with_offsets ? &n2o : nullptr, toks, base, out);
+    uni_->encode(norm.view(), toks);
+  finish(norm.view(), with_offsets ? &norm.n2o : nullptr, toks, base, out);
 }
 
 void SpEncoder::encode_sample(std::string_view text, int nbest_size, float alpha, std::mt19937& rng,

@@ -49,7 +49,7 @@ class SpEncoder : public Encoder {
   bool is_bpe() const { return opts_.bpe; }
 
  private:
-  void finish(const std::string& norm, const std::vector<uint32_t>* n2o, const std::vector<Tok>& toks, size_t base,
+  void finish(std::string_view norm, const std::vector<uint32_t>* n2o, const std::vector<Tok>& toks, size_t base,
               Encoding& out) const;
 
   SpEncoderOptions opts_;

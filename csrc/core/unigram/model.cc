@@ -47,7 +47,7 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
   size_t reach = 0;  // furthest end position written so far
   for (size_t start = 0; start < n;) {
     float here = bp[start].score;
-    if (here < -kRebaseBound || here > kRebaseBound) {
+    if (std::fabs(here) > kRebaseBound) {  // false for NaN, as sentencepiece's two comparisons
       for (size_t c = start; c <= reach; ++c)
         if (c == start || bp[c].start >= 0) bp[c].score -= here;
       here = 0.0f;
@@ -79,16 +79,20 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
     }
     start += mblen;
   }
-  size_t count = 0;
-  for (size_t end = n; end > 0; end = size_t(bp[end].start)) ++count;
+  // Backtrace in one pass: a segmentation has at most one token per character, so write from the end of an
+  // n-slot block and move the filled tail down.
   const size_t first = out.size();
-  out.resize(first + count);
-  Tok* o = out.data() + first + count;
+  out.resize(first + n);
+  Tok* const base = out.data() + first;
+  Tok* o = base + n;
   for (size_t end = n; end > 0;) {
     const Best& b = bp[end];
-    *--o = Tok{uint32_t(b.start), uint32_t(end), b.id};
+    *--o = Tok(uint32_t(b.start), uint32_t(end), b.id);
     end = size_t(b.start);
   }
+  const size_t count = size_t(base + n - o);
+  std::memmove(static_cast<void*>(base), o, count * sizeof(Tok));
+  out.resize(first + count);
 }
 
 std::vector<std::pair<std::vector<Tok>, float>> UnigramModel::nbest(std::string_view s, int n) const {

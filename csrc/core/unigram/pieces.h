@@ -14,8 +14,11 @@ namespace unigram {
 
 constexpr float kUnkPenalty = 10.0f;
 
-// A token over the normalized text: bytes [begin, end) and its id.
+// A token over the normalized text: bytes [begin, end) and its id. The empty constructor leaves the fields
+// unset on purpose: encoders size a vector of Toks and then fill it, and value-initialization would zero it first.
 struct Tok {
+  Tok() {}
+  Tok(uint32_t b, uint32_t e, uint32_t i) : begin(b), end(e), id(i) {}
   uint32_t begin;
   uint32_t end;
   uint32_t id;
