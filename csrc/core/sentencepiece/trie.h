@@ -60,6 +60,22 @@ class DoubleArrayTrie {
   }
   // Exact lookup; -1 if absent.
   int32_t find(std::string_view key) const;
+  // Incremental walks (the BPE merge loop extends a symbol's node by its right neighbour's bytes): the node
+  // reached from `node` (root() to start) by s[0, n), or -1 if the walk leaves the trie.
+  static constexpr int32_t root() { return 0; }
+  int32_t walk(int32_t node, const char* s, size_t n) const {
+    if (units_.empty() || node < 0) return -1;
+    const Unit* u = units_.data();
+    const Unit* x = u + node;
+    for (size_t i = 0; i < n; ++i) {
+      const int32_t c = static_cast<uint8_t>(s[i]);
+      x = u + x->base + c;
+      if (x->label != c) return -1;
+    }
+    return static_cast<int32_t>(x - u);
+  }
+  int32_t value_at(int32_t node) const { return units_[size_t(node)].value; }
+  float payload_at(int32_t node) const { return units_[size_t(node)].payload; }
   // True if some key is longer than `prefix` and starts with it.
   bool extends(std::string_view prefix) const;
   // True if some key starts with byte b (a cheap pre-check for the hot path).

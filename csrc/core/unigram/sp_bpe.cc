@@ -1,9 +1,15 @@
+// SentencePiece BPE encoding (see sp_bpe.h).
 #include "core/unigram/sp_bpe.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
 #include <queue>
 #include <string>
 #include <unordered_map>
+
+#include "core/hash.h"
 
 namespace fastlm {
 namespace unigram {
@@ -11,40 +17,120 @@ namespace unigram {
 namespace {
 inline size_t one_char_len(uint8_t c) { return size_t("\1\1\1\1\1\1\1\1\1\1\1\1\2\2\3\4"[c >> 4]); }
 
-struct Sym {
-  uint32_t begin;
-  uint32_t len;  // 0 once merged into its left neighbour
-  int32_t prev;
-  int32_t next;
-  bool freeze;
-};
+constexpr char kWs[] = "\xe2\x96\x81";  // U+2581
+inline bool ws_at(std::string_view s, size_t i) { return i + 3 <= s.size() && std::memcmp(s.data() + i, kWs, 3) == 0; }
 
 struct Cand {
   float score;
   uint32_t left;
   uint32_t right;
   uint32_t size;
-  // priority_queue pops the largest: higher score first, then the smaller left index.
+  // priority_queue pops the largest: higher score first, then the smaller left index (sentencepiece's order).
   bool operator<(const Cand& o) const { return score < o.score || (score == o.score && left > o.left); }
+};
+
+std::atomic<uint64_t> g_next_uid{1};
+
+// Per-thread cache of merged words: word bytes -> (end offset within the word, id) per token. Open addressing,
+// generation-tagged slots, so switching models or starting over when full costs O(1). Bounded: at most kMaxWords
+// words of at most kMaxWordBytes bytes.
+class WordCache {
+ public:
+  static constexpr size_t kSlots = size_t(1) << 15;
+  static constexpr size_t kMaxWords = kSlots / 2;
+  static constexpr size_t kMaxWordBytes = 64;
+
+  WordCache() : slots_(kSlots, Slot{0, 0, 0, 0, 0, 0}) {}
+
+  // Selects the model whose words are cached (forgets the others').
+  void use(uint64_t owner) {
+    if (owner != owner_) {
+      owner_ = owner;
+      restart();
+    }
+  }
+  // Tokens of word w (hash h) as (end, id) pairs, or nullptr.
+  const uint32_t* find(const char* w, uint32_t n, uint64_t h, uint32_t& count) const {
+    for (size_t i = size_t(h) & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
+      const Slot& s = slots_[i];
+      if (s.gen != gen_) return nullptr;
+      if (s.hash == h && s.key_len == n && std::memcmp(keys_.data() + s.key_off, w, n) == 0) {
+        count = s.tok_n;
+        return toks_.data() + s.tok_off;
+      }
+    }
+  }
+  // Stores word w's tokens (Toks with offsets relative to `base`).
+  void insert(const char* w, uint32_t n, uint64_t h, const Tok* toks, size_t count, uint32_t base) {
+    if (words_ >= kMaxWords) restart();
+    size_t i = size_t(h) & (kSlots - 1);
+    while (slots_[i].gen == gen_) i = (i + 1) & (kSlots - 1);
+    slots_[i] = Slot{h, gen_, uint32_t(keys_.size()), n, uint32_t(toks_.size()), uint32_t(count)};
+    keys_.append(w, n);
+    for (size_t k = 0; k < count; ++k) {
+      toks_.push_back(toks[k].end - base);
+      toks_.push_back(toks[k].id);
+    }
+    ++words_;
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash;
+    uint32_t gen;  // live iff == gen_
+    uint32_t key_off;
+    uint32_t key_len;
+    uint32_t tok_off;
+    uint32_t tok_n;
+  };
+  void restart() {
+    if (++gen_ == 0) {  // wrapped: really clear the slots
+      std::fill(slots_.begin(), slots_.end(), Slot{0, 0, 0, 0, 0, 0});
+      gen_ = 1;
+    }
+    keys_.clear();
+    toks_.clear();
+    words_ = 0;
+  }
+  std::vector<Slot> slots_;
+  std::string keys_;
+  std::vector<uint32_t> toks_;
+  uint64_t owner_ = 0;
+  uint32_t gen_ = 1;
+  size_t words_ = 0;
 };
 }  // namespace
 
-SpBpeModel::SpBpeModel(std::shared_ptr<const PieceTable> table) : t_(std::move(table)) {
-  std::vector<std::pair<std::string, int32_t>> keys;
-  for (auto& u : t_->user_defined()) keys.emplace_back(u, 0);
-  if (!keys.empty()) {
-    user_.build(std::move(keys));
+SpBpeModel::SpBpeModel(std::shared_ptr<const PieceTable> table)
+    : t_(std::move(table)), uid_(g_next_uid.fetch_add(1)) {
+  std::vector<sp::DoubleArrayTrie::Key> keys;
+  std::vector<std::pair<std::string, int32_t>> user;
+  words_ = true;
+  out_id_.resize(t_->size());
+  for (size_t i = 0; i < t_->size(); ++i) {
+    const sp::Piece& p = t_->piece(uint32_t(i));
+    const int32_t shadow = t_->find(p.piece);  // PieceToId: reserved pieces first
+    out_id_[i] = shadow >= 0 ? uint32_t(shadow) : uint32_t(i);
+    if (p.type != sp::kNormal && p.type != sp::kUserDefined && p.type != sp::kUnused) continue;
+    keys.push_back({p.piece, int32_t(i), p.score});
+    if (p.type == sp::kUserDefined) user.emplace_back(p.piece, 0);
+    if (p.type == sp::kUnused) has_unused_ = true;
+    if (std::isnan(p.score)) scan_ok_ = false;
+    // A piece with U+2581 after another character could merge across a word start.
+    for (size_t at = p.piece.find(kWs, 1); at != std::string::npos; at = p.piece.find(kWs, at + 1))
+      if (at < 3 || p.piece.compare(at - 3, 3, kWs) != 0) words_ = false;
+  }
+  if (has_unused_ || !scan_ok_) words_ = false;
+  dict_.build(std::move(keys));
+  if (!user.empty()) {
+    user_.build(std::move(user));
     has_user_ = true;
   }
-  for (auto& p : t_->pieces())
-    if (p.type == sp::kUnused) has_unused_ = true;
 }
 
-void SpBpeModel::encode(std::string_view s, std::vector<Tok>& out) const {
+// Initial symbols: user-defined symbols (longest match) stay whole and frozen, everything else one character.
+void SpBpeModel::split(std::string_view s, std::vector<Sym>& sym) const {
   const size_t n = s.size();
-  if (n == 0) return;
-  const PieceTable& t = *t_;
-  thread_local std::vector<Sym> sym;
   sym.clear();
   for (size_t i = 0; i < n;) {
     size_t len = 0;
@@ -55,31 +141,106 @@ void SpBpeModel::encode(std::string_view s, std::vector<Tok>& out) const {
       freeze = len > 0;
     }
     if (!len) len = std::min(one_char_len(uint8_t(s[i])), n - i);
-    int32_t k = int32_t(sym.size());
-    sym.push_back(Sym{uint32_t(i), uint32_t(len), k - 1, -1, freeze});
+    const int32_t k = int32_t(sym.size());
+    sym.push_back(Sym{uint32_t(i), uint32_t(len), dict_.walk(dict_.root(), s.data() + i, len), k - 1, k + 1, freeze});
     i += len;
-    if (i < n) sym.back().next = k + 1;
   }
+  if (!sym.empty()) sym.back().next = -1;
+}
+
+uint32_t SpBpeModel::output_id(std::string_view s, const Sym& x) const {
+  if (x.node >= 0) {
+    const int32_t v = dict_.value_at(x.node);
+    if (v >= 0) return out_id_[size_t(v)];
+  }
+  const int32_t id = t_->find(s.substr(x.begin, x.len));  // a reserved piece, or nothing: unknown
+  return id < 0 ? t_->unk_id() : uint32_t(id);
+}
+
+// A word starts at a symbol that begins with U+2581 not preceded by U+2581.
+bool SpBpeModel::word_start(std::string_view s, const Sym& x) const {
+  return ws_at(s, x.begin) && !(x.begin >= 3 && std::memcmp(s.data() + x.begin - 3, kWs, 3) == 0);
+}
+
+void SpBpeModel::merge_scan(std::string_view s, const Sym* in, size_t m, std::vector<Tok>& out) const {
+  uint32_t begin[kScanMax], len[kScanMax];
+  int32_t node[kScanMax], pair_node[kScanMax];
+  bool freeze[kScanMax];
+  float score[kScanMax] = {};
+  std::fill(pair_node, pair_node + kScanMax, -1);
+  for (size_t j = 0; j < m; ++j) {
+    begin[j] = in[j].begin;
+    len[j] = in[j].len;
+    node[j] = in[j].node;
+    freeze[j] = in[j].freeze;
+  }
+  // pair_node[j]: the trie node of symbol j + symbol j+1 if that is a piece, else -1.
+  auto pair = [&](size_t j) {
+    pair_node[j] = -1;
+    if (freeze[j] || freeze[j + 1] || node[j] < 0) return;
+    const int32_t x = dict_.walk(node[j], s.data() + begin[j + 1], len[j + 1]);
+    if (x < 0 || dict_.value_at(x) < 0) return;
+    pair_node[j] = x;
+    score[j] = dict_.payload_at(x);
+  };
+  for (size_t j = 0; j + 1 < m; ++j) pair(j);
+  while (m > 1) {
+    size_t best = m;
+    float bs = 0.0f;
+    for (size_t j = 0; j + 1 < m; ++j)
+      if (pair_node[j] >= 0 && (best == m || score[j] > bs)) {
+        best = j;
+        bs = score[j];
+      }
+    if (best == m) break;
+    len[best] += len[best + 1];
+    node[best] = pair_node[best];
+    for (size_t j = best + 1; j + 1 < m; ++j) {
+      begin[j] = begin[j + 1];
+      len[j] = len[j + 1];
+      node[j] = node[j + 1];
+      freeze[j] = freeze[j + 1];
+      pair_node[j] = pair_node[j + 1];
+      score[j] = score[j + 1];
+    }
+    --m;
+    if (best > 0) pair(best - 1);
+    if (best + 1 < m) pair(best);
+  }
+  for (size_t j = 0; j < m; ++j) {
+    const Sym x{begin[j], len[j], node[j], 0, 0, freeze[j]};
+    out.push_back(Tok(begin[j], begin[j] + len[j], output_id(s, x)));
+  }
+}
+
+void SpBpeModel::merge_heap(std::string_view s, std::vector<Sym>& sym, size_t lo, size_t hi,
+                            std::vector<Tok>& out) const {
+  const PieceTable& t = *t_;
+  sym[lo].prev = -1;
+  sym[hi - 1].next = -1;
   std::priority_queue<Cand> agenda;
   std::unordered_map<std::string_view, std::pair<std::string_view, std::string_view>> rev;
   auto try_pair = [&](int32_t l, int32_t r) {
-    if (l < 0 || r < 0 || sym[size_t(l)].freeze || sym[size_t(r)].freeze) return;
+    if (l < 0 || r < 0) return;
     const Sym& a = sym[size_t(l)];
     const Sym& b = sym[size_t(r)];
-    std::string_view piece(s.data() + a.begin, a.len + b.len);
-    int32_t id = t.trie().find(piece);
+    if (a.freeze || b.freeze || a.node < 0) return;
+    const int32_t x = dict_.walk(a.node, s.data() + b.begin, b.len);
+    if (x < 0) return;
+    const int32_t id = dict_.value_at(x);
     if (id < 0) return;
-    agenda.push(Cand{t.score(uint32_t(id)), uint32_t(l), uint32_t(r), a.len + b.len});
+    agenda.push(Cand{dict_.payload_at(x), uint32_t(l), uint32_t(r), a.len + b.len});
     if (has_unused_ && t.is_unused(uint32_t(id)))
-      rev[piece] = {std::string_view(s.data() + a.begin, a.len), std::string_view(s.data() + b.begin, b.len)};
+      rev[s.substr(a.begin, a.len + b.len)] = {s.substr(a.begin, a.len), s.substr(b.begin, b.len)};
   };
-  for (size_t i = 1; i < sym.size(); ++i) try_pair(int32_t(i - 1), int32_t(i));
+  for (size_t i = lo + 1; i < hi; ++i) try_pair(int32_t(i - 1), int32_t(i));
   while (!agenda.empty()) {
     Cand c = agenda.top();
     agenda.pop();
     Sym& a = sym[c.left];
     Sym& b = sym[c.right];
     if (a.len == 0 || b.len == 0 || a.len + b.len != c.size) continue;
+    a.node = dict_.walk(a.node, s.data() + b.begin, b.len);
     a.len += b.len;
     a.next = b.next;
     if (b.next >= 0) sym[size_t(b.next)].prev = int32_t(c.left);
@@ -89,21 +250,74 @@ void SpBpeModel::encode(std::string_view s, std::vector<Tok>& out) const {
   }
   // Emit, splitting UNUSED pieces back into their halves.
   auto emit = [&](auto&& self, std::string_view w) -> void {
-    int32_t id = t.find(w);
-    uint32_t begin = uint32_t(w.data() - s.data());
-    if (id < 0 || !t.is_unused(uint32_t(id)) || !has_unused_) {
-      out.push_back(Tok{begin, begin + uint32_t(w.size()), id < 0 ? t.unk_id() : uint32_t(id)});
+    const int32_t id = t.find(w);
+    const uint32_t begin = uint32_t(w.data() - s.data());
+    if (id < 0 || !has_unused_ || !t.is_unused(uint32_t(id))) {
+      out.push_back(Tok(begin, begin + uint32_t(w.size()), id < 0 ? t.unk_id() : uint32_t(id)));
       return;
     }
     auto it = rev.find(w);
     if (it == rev.end()) {
-      out.push_back(Tok{begin, begin + uint32_t(w.size()), uint32_t(id)});
+      out.push_back(Tok(begin, begin + uint32_t(w.size()), uint32_t(id)));
       return;
     }
     self(self, it->second.first);
     self(self, it->second.second);
   };
-  for (int32_t k = 0; k >= 0; k = sym[size_t(k)].next) emit(emit, std::string_view(s.data() + sym[size_t(k)].begin, sym[size_t(k)].len));
+  for (int32_t k = int32_t(lo); k >= 0; k = sym[size_t(k)].next) {
+    const Sym& x = sym[size_t(k)];
+    if (has_unused_)
+      emit(emit, s.substr(x.begin, x.len));
+    else
+      out.push_back(Tok(x.begin, x.begin + x.len, output_id(s, x)));
+  }
+}
+
+void SpBpeModel::merge(std::string_view s, std::vector<Sym>& sym, size_t lo, size_t hi, std::vector<Tok>& out) const {
+  if (hi - lo == 1) {
+    out.push_back(Tok(sym[lo].begin, sym[lo].begin + sym[lo].len, output_id(s, sym[lo])));
+  } else if (scan_ok_ && !has_unused_ && hi - lo <= kScanMax) {
+    merge_scan(s, sym.data() + lo, hi - lo, out);
+  } else {
+    merge_heap(s, sym, lo, hi, out);
+  }
+}
+
+void SpBpeModel::encode(std::string_view s, std::vector<Tok>& out) const {
+  if (s.empty()) return;
+  thread_local std::vector<Sym> sym;
+  split(s, sym);
+  if (!words_) {
+    merge(s, sym, 0, sym.size(), out);
+    return;
+  }
+  thread_local WordCache cache;
+  cache.use(uid_);
+  for (size_t lo = 0; lo < sym.size();) {
+    size_t hi = lo + 1;
+    while (hi < sym.size() && !word_start(s, sym[hi])) ++hi;
+    const uint32_t wb = sym[lo].begin;
+    const uint32_t wn = sym[hi - 1].begin + sym[hi - 1].len - wb;
+    if (hi - lo == 1 || wn > WordCache::kMaxWordBytes) {
+      merge(s, sym, lo, hi, out);
+    } else {
+      const uint64_t h = hash_bytes(s.data() + wb, wn);
+      uint32_t count = 0;
+      if (const uint32_t* hit = cache.find(s.data() + wb, wn, h, count)) {
+        uint32_t b = wb;
+        for (uint32_t k = 0; k < count; ++k) {
+          const uint32_t e = wb + hit[2 * k];
+          out.push_back(Tok(b, e, hit[2 * k + 1]));
+          b = e;
+        }
+      } else {
+        const size_t first = out.size();
+        merge(s, sym, lo, hi, out);
+        cache.insert(s.data() + wb, wn, h, out.data() + first, out.size() - first, wb);
+      }
+    }
+    lo = hi;
+  }
 }
 
 }  // namespace unigram
