@@ -129,6 +129,7 @@ SpBpeModel::SpBpeModel(std::shared_ptr<const PieceTable> table)
 }
 
 // Initial symbols: user-defined symbols (longest match) stay whole and frozen, everything else one character.
+// Trie nodes are found later, only for words that miss the cache.
 void SpBpeModel::split(std::string_view s, std::vector<Sym>& sym) const {
   const size_t n = s.size();
   sym.clear();
@@ -142,7 +143,7 @@ void SpBpeModel::split(std::string_view s, std::vector<Sym>& sym) const {
     }
     if (!len) len = std::min(one_char_len(uint8_t(s[i])), n - i);
     const int32_t k = int32_t(sym.size());
-    sym.push_back(Sym{uint32_t(i), uint32_t(len), dict_.walk(dict_.root(), s.data() + i, len), k - 1, k + 1, freeze});
+    sym.push_back(Sym{uint32_t(i), uint32_t(len), -1, k - 1, k + 1, freeze});  // node: set by merge()
     i += len;
   }
   if (!sym.empty()) sym.back().next = -1;
@@ -274,6 +275,7 @@ void SpBpeModel::merge_heap(std::string_view s, std::vector<Sym>& sym, size_t lo
 }
 
 void SpBpeModel::merge(std::string_view s, std::vector<Sym>& sym, size_t lo, size_t hi, std::vector<Tok>& out) const {
+  for (size_t i = lo; i < hi; ++i) sym[i].node = dict_.walk(dict_.root(), s.data() + sym[i].begin, sym[i].len);
   if (hi - lo == 1) {
     out.push_back(Tok(sym[lo].begin, sym[lo].begin + sym[lo].len, output_id(s, sym[lo])));
   } else if (scan_ok_ && !has_unused_ && hi - lo <= kScanMax) {
@@ -283,15 +285,59 @@ void SpBpeModel::merge(std::string_view s, std::vector<Sym>& sym, size_t lo, siz
   }
 }
 
+namespace {
+// Appends a cached word's tokens.
+inline void emit_cached(const uint32_t* hit, uint32_t count, uint32_t wb, std::vector<Tok>& out) {
+  uint32_t b = wb;
+  for (uint32_t k = 0; k < count; ++k) {
+    const uint32_t e = wb + hit[2 * k];
+    out.push_back(Tok(b, e, hit[2 * k + 1]));
+    b = e;
+  }
+}
+}  // namespace
+
 void SpBpeModel::encode(std::string_view s, std::vector<Tok>& out) const {
   if (s.empty()) return;
   thread_local std::vector<Sym> sym;
+  thread_local WordCache cache;
+  const size_t n = s.size();
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
+  if (words_ && !has_user_) {
+    // Words found on the bytes (characters are the initial symbols); symbols are built only for cache misses.
+    cache.use(uid_);
+    for (size_t wb = 0; wb < n;) {
+      size_t we = wb + std::min(one_char_len(p[wb]), n - wb);
+      while (we < n && !(p[we] == 0xE2 && ws_at(s, we) && !(we >= 3 && std::memcmp(p + we - 3, kWs, 3) == 0)))
+        we += std::min(one_char_len(p[we]), n - we);
+      const uint32_t wn = uint32_t(we - wb);
+      const uint64_t h = wn <= WordCache::kMaxWordBytes ? hash_bytes(p + wb, wn) : 0;
+      uint32_t count = 0;
+      const uint32_t* hit = wn <= WordCache::kMaxWordBytes ? cache.find(s.data() + wb, wn, h, count) : nullptr;
+      if (hit) {
+        emit_cached(hit, count, uint32_t(wb), out);
+      } else {
+        sym.clear();
+        for (size_t i = wb; i < we;) {
+          const size_t len = std::min(one_char_len(p[i]), we - i);
+          const int32_t k = int32_t(sym.size());
+          sym.push_back(Sym{uint32_t(i), uint32_t(len), -1, k - 1, k + 1, false});
+          i += len;
+        }
+        const size_t first = out.size();
+        merge(s, sym, 0, sym.size(), out);
+        if (wn <= WordCache::kMaxWordBytes)
+          cache.insert(s.data() + wb, wn, h, out.data() + first, out.size() - first, uint32_t(wb));
+      }
+      wb = we;
+    }
+    return;
+  }
   split(s, sym);
   if (!words_) {
     merge(s, sym, 0, sym.size(), out);
     return;
   }
-  thread_local WordCache cache;
   cache.use(uid_);
   for (size_t lo = 0; lo < sym.size();) {
     size_t hi = lo + 1;
@@ -304,12 +350,7 @@ void SpBpeModel::encode(std::string_view s, std::vector<Tok>& out) const {
       const uint64_t h = hash_bytes(s.data() + wb, wn);
       uint32_t count = 0;
       if (const uint32_t* hit = cache.find(s.data() + wb, wn, h, count)) {
-        uint32_t b = wb;
-        for (uint32_t k = 0; k < count; ++k) {
-          const uint32_t e = wb + hit[2 * k];
-          out.push_back(Tok(b, e, hit[2 * k + 1]));
-          b = e;
-        }
+        emit_cached(hit, count, wb, out);
       } else {
         const size_t first = out.size();
         merge(s, sym, lo, hi, out);
