@@ -132,6 +132,20 @@ void SpNormalizer::build_table() {
     e = 2u | uint32_t(ext_.size()) << 2;
     ext_.push_back(Ext{id, alone});
   }
+  for (uint32_t b = 0; b < 0x80; ++b) {
+    const uint32_t e = table_[b];
+    if (b == ' ') continue;
+    if (e == 0) {
+      ascii_run_[b] = 1;
+    } else if ((e & 3) == 2 && ext_[e >> 2].alone == 0) {
+      bool ascii_next = false;
+      for (uint32_t c = 0; c < 0x80 && !ascii_next; ++c) {
+        const uint32_t j = ext_[e >> 2].node ^ c;
+        ascii_next = j < num_units_ && unit_label(units_[j]) == c;
+      }
+      if (!ascii_next) ascii_run_[b] = 2;
+    }
+  }
 }
 
 size_t SpNormalizer::charsmap_longest(const char* s, size_t n, uint32_t& value) const {
@@ -285,6 +299,19 @@ void SpNormalizer::normalize_impl(std::string_view in, SpNormBuffer& out) const 
   };
   size_t i = 0;
   while (i < n) {
+    // Runs of ASCII that map to themselves (most Latin-script text and code) are copied without lookups.
+    if (ascii_run_[p[i]]) {
+      const size_t from = i;
+      while (i < n) {
+        const uint8_t c = ascii_run_[p[i]];
+        if (c == 0 || (c == 2 && i + 1 < n && p[i + 1] >= 0x80)) break;
+        put(char(p[i]));
+        ++consumed;
+        ++i;
+      }
+      if (i > from) prev_space = false;
+      if (i >= n) break;
+    }
     uint32_t e;
     size_t len;
     const unsigned char b0 = p[i];

@@ -86,6 +86,9 @@ class SpNormalizer {
   };
   std::vector<uint32_t> table_;
   std::vector<Ext> ext_;
+  // ASCII bytes copied by the run loop: 1 always (maps to itself, not a space), 2 when the next byte is ASCII too
+  // (a longer rule can only continue with a non-ASCII byte, e.g. a combining accent), 0 never.
+  uint8_t ascii_run_[256] = {};
 
   SpNormalizerOptions opts_;
   const uint32_t* units_ = nullptr;  // darts units (aligned copy in unit_store_)

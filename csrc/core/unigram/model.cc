@@ -39,8 +39,10 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
   thread_local std::vector<Best> best;
   if (best.size() < n + 1) best.resize(n + 1);
   Best* bp = best.data();
-  std::memset(static_cast<void*>(bp), 0xFF, (n + 1) * sizeof(Best));  // start = -1 everywhere
+  // Positions past `reach` were never written; they are cleared only when a candidate first reaches them (no
+  // pass over the whole array: on long lines that memset cost as much as the DP's trie walks).
   bp[0].score = 0.0f;
+  bp[0].start = -1;
   const float unk_score = t_->min_score() - kUnkPenalty;
   const uint32_t unk = t_->unk_id();
   const char* d = s.data();
@@ -56,7 +58,10 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
     bool single = false;
     dp_.prefixes_with_payload(d + start, n - start, [&](size_t len, int32_t id, float score) {
       const size_t e = start + len;
-      reach = std::max(reach, e);
+      if (e > reach) {
+        for (size_t q = reach + 1; q <= e; ++q) bp[q].start = -1;
+        reach = e;
+      }
       const float cand = score + here;
       Best& b = bp[e];
       if (b.start < 0 || cand > b.score) {
@@ -68,6 +73,10 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
     });
     if (!single) {
       const size_t e = start + mblen;
+      if (e > reach) {
+        for (size_t q = reach + 1; q <= e; ++q) bp[q].start = -1;
+        reach = e;
+      }
       const float cand = unk_score + here;
       Best& b = bp[e];
       if (b.start < 0 || cand > b.score) {
@@ -75,7 +84,6 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
         b.start = int32_t(start);
         b.id = unk;
       }
-      reach = std::max(reach, e);
     }
     start += mblen;
   }
