@@ -116,46 +116,42 @@ void DoubleArrayTrie::build(std::vector<Key> keys) {
   size_t need = n;
   for (size_t i = 0; i < n; ++i)
     if (b.check[i] != -1 && b.base[i] >= 0) need = std::max(need, size_t(b.base[i]) + 256);
-  const int32_t empty_block = int32_t(need);
-  units_.assign(need + 256, Unit{empty_block, -1, -1, 0.0f});
+  if (need + 256 > (size_t(1) << 23)) throw ValueError("trie: too many nodes for the double array");
+  const uint32_t empty_block = uint32_t(need);
+  units_.assign(need + 256, Unit{empty_block << 9, -1});
+  int32_t max_value = -1;
+  for (const Key& k : keys) max_value = std::max(max_value, k.value);
+  payload_.assign(size_t(max_value + 1), 0.0f);
   for (size_t i = 0; i < n; ++i) {
     if (b.check[i] == -1) continue;
     Unit& u = units_[i];
-    u.base = b.base[i] >= 0 ? b.base[i] : empty_block;
-    // The label is the byte of the transition into this cell (root: none). Bases are unique per node, so a
-    // matching label at base + byte proves the parent: no separate check field is needed.
-    u.label = b.check[i] >= 0 ? int32_t(i) - b.base[size_t(b.check[i])] : -1;
+    const uint32_t base = b.base[i] >= 0 ? uint32_t(b.base[i]) : empty_block;
+    // The label is the byte of the transition into this cell (the root has none). Bases are unique per node, so a
+    // live cell with the right label at base + byte proves the parent: no separate check field is needed.
+    const uint32_t live_label = b.check[i] >= 0 ? (0x100u | uint32_t(int32_t(i) - b.base[size_t(b.check[i])])) : 0u;
+    u.bl = base << 9 | live_label;
     if (b.value[i] >= 0) {
       const Key& k = keys[size_t(b.value[i])];
       u.value = k.value;
-      u.payload = k.payload;
+      payload_[size_t(k.value)] = k.payload;
     }
   }
+  // Empty cells keep bl = empty_block << 9 (not live): a walk into them fails on the label test.
 }
 
 int32_t DoubleArrayTrie::find(std::string_view key) const {
   if (units_.empty() || key.empty()) return -1;
-  const Unit* node = units_.data();
-  for (char ch : key) {
-    const int32_t c = static_cast<uint8_t>(ch);
-    const Unit* next = units_.data() + node->base + c;
-    if (next->label != c) return -1;
-    node = next;
-  }
-  return node->value;
+  const int32_t node = walk(root(), key.data(), key.size());
+  return node < 0 ? -1 : units_[size_t(node)].value;
 }
 
 bool DoubleArrayTrie::extends(std::string_view prefix) const {
   if (units_.empty()) return false;
-  const Unit* node = units_.data();
-  for (char ch : prefix) {
-    const int32_t c = static_cast<uint8_t>(ch);
-    const Unit* next = units_.data() + node->base + c;
-    if (next->label != c) return false;
-    node = next;
-  }
-  for (int32_t c = 0; c < 256; ++c)
-    if (units_[size_t(node->base + c)].label == c) return true;
+  const int32_t node = walk(root(), prefix.data(), prefix.size());
+  if (node < 0) return false;
+  const uint32_t base = units_[size_t(node)].bl >> 9;
+  for (uint32_t c = 0; c < 256; ++c)
+    if ((units_[base + c].bl & 0x1FF) == (0x100 | c)) return true;
   return false;
 }
 

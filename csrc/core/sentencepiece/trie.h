@@ -3,12 +3,12 @@
 // Built once, read-only afterwards (safe for concurrent readers). (A hash probe per candidate length was rejected:
 // the lattice needs every dictionary prefix at every position, which the trie yields in one walk.)
 //
-// Layout: one 16-byte unit per cell {base, label, value, payload}, so a walk step reads one cache line for the
-// transition test, the key's value and its payload (the Unigram encoder keeps each piece's score there; a
-// separate score array indexed by piece id costs a second, random, load per match). Each node with children owns
-// a distinct base, so "the cell at base + byte carries label byte" is the whole transition test (no parent index
-// to compare); childless nodes point at a trailing empty block. The array is padded so that base + 255 is always
-// in range: a walk step needs no bounds test.
+// Layout: one 8-byte unit per cell {base << 9 | 1 << 8 | label, value}; payloads (the Unigram/BPE piece scores)
+// sit in a separate array indexed by value, read only on a match. Each node with children owns a distinct base,
+// so "the cell at base + byte is live with label byte" is the whole transition test (no parent index to
+// compare); childless nodes point at a trailing empty block. The array is padded so that base + 255 is always in
+// range: a walk step needs no bounds test. (16-byte units holding the payload inline were tried: the walks are
+// latency-bound, and halving the units' footprint mattered more than saving the payload load.)
 #pragma once
 #include <cstdint>
 #include <string>
@@ -26,7 +26,8 @@ class DoubleArrayTrie {
     int32_t value;
     float payload = 0.0f;
   };
-  // keys must be unique and non-empty; values >= 0.
+  // keys must be unique and non-empty; values >= 0. The payload belongs to the value: keys sharing a value must
+  // share its payload.
   void build(std::vector<std::pair<std::string, int32_t>> keys);
   void build(std::vector<Key> keys);
   bool empty() const { return units_.empty(); }
@@ -41,12 +42,14 @@ class DoubleArrayTrie {
   void prefixes_with_payload(const char* s, size_t n, F&& f) const {
     if (units_.empty()) return;
     const Unit* u = units_.data();
-    const Unit* node = u;
+    const float* pay = payload_.data();
+    uint32_t bl = u[0].bl;
     for (size_t i = 0; i < n; ++i) {
-      const int32_t c = static_cast<uint8_t>(s[i]);
-      node = u + node->base + c;
-      if (node->label != c) return;
-      if (node->value >= 0) f(i + 1, node->value, node->payload);
+      const uint32_t c = static_cast<uint8_t>(s[i]);
+      const Unit& x = u[(bl >> 9) + c];
+      if ((x.bl & 0x1FF) != (0x100 | c)) return;
+      bl = x.bl;
+      if (x.value >= 0) f(i + 1, x.value, pay[x.value]);
     }
   }
   // Longest key that is a prefix of s[0, n): returns its length (0 if none) and sets value.
@@ -66,16 +69,18 @@ class DoubleArrayTrie {
   int32_t walk(int32_t node, const char* s, size_t n) const {
     if (units_.empty() || node < 0) return -1;
     const Unit* u = units_.data();
-    const Unit* x = u + node;
+    uint32_t at = uint32_t(node);
     for (size_t i = 0; i < n; ++i) {
-      const int32_t c = static_cast<uint8_t>(s[i]);
-      x = u + x->base + c;
-      if (x->label != c) return -1;
+      const uint32_t c = static_cast<uint8_t>(s[i]);
+      const uint32_t next = (u[at].bl >> 9) + c;
+      if ((u[next].bl & 0x1FF) != (0x100 | c)) return -1;
+      at = next;
     }
-    return static_cast<int32_t>(x - u);
+    return static_cast<int32_t>(at);
   }
   int32_t value_at(int32_t node) const { return units_[size_t(node)].value; }
-  float payload_at(int32_t node) const { return units_[size_t(node)].payload; }
+  // Payload of a node holding a key (value_at(node) >= 0).
+  float payload_at(int32_t node) const { return payload_[size_t(units_[size_t(node)].value)]; }
   // True if some key is longer than `prefix` and starts with it.
   bool extends(std::string_view prefix) const;
   // True if some key starts with byte b (a cheap pre-check for the hot path).
@@ -83,12 +88,11 @@ class DoubleArrayTrie {
 
  private:
   struct Unit {
-    int32_t base;   // children at base + byte
-    int32_t label;  // byte of the transition into this cell; -1: empty or root
+    uint32_t bl;    // children base << 9 | live << 8 | byte of the transition into this cell (0: empty, root)
     int32_t value;  // -1: no key ends here
-    float payload;
   };
   std::vector<Unit> units_;
+  std::vector<float> payload_;  // by value
   bool first_byte_[256] = {};
 };
 
