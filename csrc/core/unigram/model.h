@@ -42,6 +42,7 @@ class UnigramModel {
   std::shared_ptr<const PieceTable> t_;
   // NORMAL and USER_DEFINED pieces (UNUSED ones never enter the DP), payload = the DP score of the piece.
   sp::DoubleArrayTrie dp_;
+  size_t max_len_ = 4;  // longest DP piece in bytes (at least one character)
 };
 
 }  // namespace unigram

@@ -9,7 +9,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "core/hash.h"
+#include "core/unigram/word_cache.h"
 
 namespace fastlm {
 namespace unigram {
@@ -17,8 +17,6 @@ namespace unigram {
 namespace {
 inline size_t one_char_len(uint8_t c) { return size_t("\1\1\1\1\1\1\1\1\1\1\1\1\2\2\3\4"[c >> 4]); }
 
-constexpr char kWs[] = "\xe2\x96\x81";  // U+2581
-inline bool ws_at(std::string_view s, size_t i) { return i + 3 <= s.size() && std::memcmp(s.data() + i, kWs, 3) == 0; }
 
 struct Cand {
   float score;
@@ -29,80 +27,10 @@ struct Cand {
   bool operator<(const Cand& o) const { return score < o.score || (score == o.score && left > o.left); }
 };
 
-std::atomic<uint64_t> g_next_uid{1};
-
-// Per-thread cache of merged words: word bytes -> (end offset within the word, id) per token. Open addressing,
-// generation-tagged slots, so switching models or starting over when full costs O(1). Bounded: at most kMaxWords
-// words of at most kMaxWordBytes bytes.
-class WordCache {
- public:
-  static constexpr size_t kSlots = size_t(1) << 15;
-  static constexpr size_t kMaxWords = kSlots / 2;
-  static constexpr size_t kMaxWordBytes = 64;
-
-  WordCache() : slots_(kSlots, Slot{0, 0, 0, 0, 0, 0}) {}
-
-  // Selects the model whose words are cached (forgets the others').
-  void use(uint64_t owner) {
-    if (owner != owner_) {
-      owner_ = owner;
-      restart();
-    }
-  }
-  // Tokens of word w (hash h) as (end, id) pairs, or nullptr.
-  const uint32_t* find(const char* w, uint32_t n, uint64_t h, uint32_t& count) const {
-    for (size_t i = size_t(h) & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
-      const Slot& s = slots_[i];
-      if (s.gen != gen_) return nullptr;
-      if (s.hash == h && s.key_len == n && std::memcmp(keys_.data() + s.key_off, w, n) == 0) {
-        count = s.tok_n;
-        return toks_.data() + s.tok_off;
-      }
-    }
-  }
-  // Stores word w's tokens (Toks with offsets relative to `base`).
-  void insert(const char* w, uint32_t n, uint64_t h, const Tok* toks, size_t count, uint32_t base) {
-    if (words_ >= kMaxWords) restart();
-    size_t i = size_t(h) & (kSlots - 1);
-    while (slots_[i].gen == gen_) i = (i + 1) & (kSlots - 1);
-    slots_[i] = Slot{h, gen_, uint32_t(keys_.size()), n, uint32_t(toks_.size()), uint32_t(count)};
-    keys_.append(w, n);
-    for (size_t k = 0; k < count; ++k) {
-      toks_.push_back(toks[k].end - base);
-      toks_.push_back(toks[k].id);
-    }
-    ++words_;
-  }
-
- private:
-  struct Slot {
-    uint64_t hash;
-    uint32_t gen;  // live iff == gen_
-    uint32_t key_off;
-    uint32_t key_len;
-    uint32_t tok_off;
-    uint32_t tok_n;
-  };
-  void restart() {
-    if (++gen_ == 0) {  // wrapped: really clear the slots
-      std::fill(slots_.begin(), slots_.end(), Slot{0, 0, 0, 0, 0, 0});
-      gen_ = 1;
-    }
-    keys_.clear();
-    toks_.clear();
-    words_ = 0;
-  }
-  std::vector<Slot> slots_;
-  std::string keys_;
-  std::vector<uint32_t> toks_;
-  uint64_t owner_ = 0;
-  uint32_t gen_ = 1;
-  size_t words_ = 0;
-};
 }  // namespace
 
 SpBpeModel::SpBpeModel(std::shared_ptr<const PieceTable> table)
-    : t_(std::move(table)), uid_(g_next_uid.fetch_add(1)) {
+    : t_(std::move(table)), uid_(new_cache_owner()) {
   std::vector<sp::DoubleArrayTrie::Key> keys;
   std::vector<std::pair<std::string, int32_t>> user;
   words_ = true;
@@ -117,8 +45,7 @@ SpBpeModel::SpBpeModel(std::shared_ptr<const PieceTable> table)
     if (p.type == sp::kUnused) has_unused_ = true;
     if (std::isnan(p.score)) scan_ok_ = false;
     // A piece with U+2581 after another character could merge across a word start.
-    for (size_t at = p.piece.find(kWs, 1); at != std::string::npos; at = p.piece.find(kWs, at + 1))
-      if (at < 3 || p.piece.compare(at - 3, 3, kWs) != 0) words_ = false;
+    if (!words_are_independent(p.piece)) words_ = false;
   }
   if (has_unused_ || !scan_ok_) words_ = false;
   dict_.build(std::move(keys));
@@ -160,7 +87,7 @@ uint32_t SpBpeModel::output_id(std::string_view s, const Sym& x) const {
 
 // A word starts at a symbol that begins with U+2581 not preceded by U+2581.
 bool SpBpeModel::word_start(std::string_view s, const Sym& x) const {
-  return ws_at(s, x.begin) && !(x.begin >= 3 && std::memcmp(s.data() + x.begin - 3, kWs, 3) == 0);
+  return word_starts_at(reinterpret_cast<const unsigned char*>(s.data()), s.size(), x.begin);
 }
 
 void SpBpeModel::merge_scan(std::string_view s, const Sym* in, size_t m, std::vector<Tok>& out) const {
@@ -286,14 +213,24 @@ void SpBpeModel::merge(std::string_view s, std::vector<Sym>& sym, size_t lo, siz
 }
 
 namespace {
-// Appends a cached word's tokens.
+// A word's blob: (end offset within the word, id) per token.
 inline void emit_cached(const uint32_t* hit, uint32_t count, uint32_t wb, std::vector<Tok>& out) {
   uint32_t b = wb;
-  for (uint32_t k = 0; k < count; ++k) {
-    const uint32_t e = wb + hit[2 * k];
-    out.push_back(Tok(b, e, hit[2 * k + 1]));
+  for (uint32_t k = 0; k + 1 < count; k += 2) {
+    const uint32_t e = wb + hit[k];
+    out.push_back(Tok(b, e, hit[k + 1]));
     b = e;
   }
+}
+inline void cache_word(WordCache& cache, const char* w, uint32_t wn, uint64_t h, const Tok* toks, size_t count,
+                       uint32_t wb) {
+  thread_local std::vector<uint32_t> blob;
+  blob.clear();
+  for (size_t k = 0; k < count; ++k) {
+    blob.push_back(toks[k].end - wb);
+    blob.push_back(toks[k].id);
+  }
+  cache.insert(w, wn, h, blob.data(), blob.size());
 }
 }  // namespace
 
@@ -308,10 +245,9 @@ void SpBpeModel::encode(std::string_view s, std::vector<Tok>& out) const {
     cache.use(uid_);
     for (size_t wb = 0; wb < n;) {
       size_t we = wb + std::min(one_char_len(p[wb]), n - wb);
-      while (we < n && !(p[we] == 0xE2 && ws_at(s, we) && !(we >= 3 && std::memcmp(p + we - 3, kWs, 3) == 0)))
-        we += std::min(one_char_len(p[we]), n - we);
+      while (we < n && !word_starts_at(p, n, we)) we += std::min(one_char_len(p[we]), n - we);
       const uint32_t wn = uint32_t(we - wb);
-      const uint64_t h = wn <= WordCache::kMaxWordBytes ? hash_bytes(p + wb, wn) : 0;
+      const uint64_t h = wn <= WordCache::kMaxWordBytes ? word_hash(p + wb, wn) : 0;
       uint32_t count = 0;
       const uint32_t* hit = wn <= WordCache::kMaxWordBytes ? cache.find(s.data() + wb, wn, h, count) : nullptr;
       if (hit) {
@@ -327,7 +263,7 @@ void SpBpeModel::encode(std::string_view s, std::vector<Tok>& out) const {
         const size_t first = out.size();
         merge(s, sym, 0, sym.size(), out);
         if (wn <= WordCache::kMaxWordBytes)
-          cache.insert(s.data() + wb, wn, h, out.data() + first, out.size() - first, uint32_t(wb));
+          cache_word(cache, s.data() + wb, wn, h, out.data() + first, out.size() - first, uint32_t(wb));
       }
       wb = we;
     }
@@ -347,14 +283,14 @@ void SpBpeModel::encode(std::string_view s, std::vector<Tok>& out) const {
     if (hi - lo == 1 || wn > WordCache::kMaxWordBytes) {
       merge(s, sym, lo, hi, out);
     } else {
-      const uint64_t h = hash_bytes(s.data() + wb, wn);
+      const uint64_t h = word_hash(s.data() + wb, wn);
       uint32_t count = 0;
       if (const uint32_t* hit = cache.find(s.data() + wb, wn, h, count)) {
         emit_cached(hit, count, wb, out);
       } else {
         const size_t first = out.size();
         merge(s, sym, lo, hi, out);
-        cache.insert(s.data() + wb, wn, h, out.data() + first, out.size() - first, wb);
+        cache_word(cache, s.data() + wb, wn, h, out.data() + first, out.size() - first, wb);
       }
     }
     lo = hi;
