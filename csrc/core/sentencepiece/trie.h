@@ -86,11 +86,16 @@ class DoubleArrayTrie {
   // True if some key starts with byte b (a cheap pre-check for the hot path).
   bool has_first_byte(uint8_t b) const { return first_byte_[b]; }
 
- private:
+  // Raw cells, for hand-written walks: from a cell with bits `bl`, byte c leads to cell (bl >> 9) + c, which is
+  // valid iff its (bl & 0x1FF) == (0x100 | c). units()[0] is the root; null when the trie is empty.
   struct Unit {
     uint32_t bl;    // children base << 9 | live << 8 | byte of the transition into this cell (0: empty, root)
     int32_t value;  // -1: no key ends here
   };
+  const Unit* units() const { return units_.empty() ? nullptr : units_.data(); }
+  const float* payloads() const { return payload_.data(); }
+
+ private:
   std::vector<Unit> units_;
   std::vector<float> payload_;  // by value
   bool first_byte_[256] = {};

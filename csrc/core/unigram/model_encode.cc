@@ -19,6 +19,15 @@ struct Best {
   uint32_t id;
 };
 
+// b takes the candidate if b is unset or cand > b.score (ties keep the earlier start, as sentencepiece). (Forcing
+// this branch-free with bit masks was tried: more instructions, and slower.)
+inline void update(Best& b, float cand, uint32_t from, uint32_t id) {
+  const bool better = (b.start < 0) | (cand > b.score);
+  b.score = better ? cand : b.score;
+  b.start = better ? int32_t(from) : b.start;
+  b.id = better ? id : b.id;
+}
+
 }  // namespace
 
 void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
@@ -55,24 +64,36 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
     }
     return here;
   };
-  // The candidate update is branch-free: whether a candidate wins is data-dependent and mispredicted often.
-  auto relax = [&](size_t e, float cand, size_t from, uint32_t id) {
-    reach = std::max(reach, e);
-    Best& b = bp[e];
-    const bool better = (b.start < 0) | (cand > b.score);
-    b.score = better ? cand : b.score;
-    b.start = better ? int32_t(from) : b.start;
-    b.id = better ? id : b.id;
-  };
+  // The walk is written out here (not trie.h's callback) so the per-match work stays small: the target cell
+  // advances with the walk, and `reach` and the single-character test are settled once per start.
+  const sp::DoubleArrayTrie::Unit* u = dp_.units();
+  const float* pay = dp_.payloads();
   for (size_t start = 0; start < n;) {
     const float here = enter(start);
     const size_t mblen = std::min(one_char_len(p[start]), n - start);
+    Best* const single_at = bp + start + mblen;
     bool single = false;
-    dp_.prefixes_with_payload(d + start, n - start, [&](size_t len, int32_t id, float score) {
-      relax(start + len, score + here, start, uint32_t(id));
-      single |= len == mblen;
-    });
-    if (!single) relax(start + mblen, unk_score + here, start, unk);
+    size_t last = start;  // end of the longest match
+    if (u) {
+      uint32_t bl = u[0].bl;
+      Best* tgt = bp + start;
+      for (size_t i = start; i < n; ++i) {
+        const uint32_t c = p[i];
+        const sp::DoubleArrayTrie::Unit& x = u[(bl >> 9) + c];
+        ++tgt;
+        if ((x.bl & 0x1FF) != (0x100 | c)) break;
+        bl = x.bl;
+        if (x.value < 0) continue;
+        update(*tgt, pay[x.value] + here, uint32_t(start), uint32_t(x.value));
+        single |= tgt == single_at;
+        last = i + 1;
+      }
+    }
+    reach = std::max(reach, last);
+    if (!single) {
+      reach = std::max(reach, start + mblen);
+      update(*single_at, unk_score + here, uint32_t(start), unk);
+    }
     start += mblen;
   }
 
