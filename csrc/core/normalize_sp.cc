@@ -233,6 +233,9 @@ void SpNormalizer::normalize_impl(std::string_view in, SpNormBuffer& out) const 
   const bool rm = opts_.remove_extra_whitespaces, esc = opts_.escape_whitespaces;
   if (rm) {
     while (!in.empty()) {
+      // A plain ASCII character is not whitespace (the common first character): skip the full lookup.
+      const uint8_t r0 = ascii_run_[static_cast<uint8_t>(in[0])];
+      if (r0 == 1 || (r0 == 2 && (in.size() == 1 || static_cast<uint8_t>(in[1]) < 0x80))) break;
       size_t c;
       std::string_view r = normalize_prefix(in, c);
       if (r != " ") break;

@@ -53,7 +53,7 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
   auto enter = [&](size_t start) -> float {
     if (start + max_len_ > cleared && cleared < n) {
       const size_t to = std::min(n, std::max(start + max_len_, cleared + 256));
-      for (size_t q = cleared + 1; q <= to; ++q) bp[q].start = -1;
+      std::memset(static_cast<void*>(bp + cleared + 1), 0xFF, (to - cleared) * sizeof(Best));  // start = -1
       cleared = to;
     }
     const float here = bp[start].score;
