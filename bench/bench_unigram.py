@@ -1,11 +1,22 @@
-"""SentencePiece encode throughput: fastlm vs the `sentencepiece` library, same .model, same lines.
+"""SentencePiece encode throughput: fastlm vs the `sentencepiece` library and HF `tokenizers`, same .model, same lines.
 
-    python -m pytest bench/bench_unigram.py --benchmark-min-rounds=3
+    python -m pytest bench/bench_unigram.py && python bench/report.py
 
-Input: every line of the shared corpora (en, ja, ko, code) encoded as a batch, as data pipelines do. Output is
-asserted identical. Training benchmarks are not here yet (the trainer is not implemented).
+Input: every line of the shared corpora (en, ja, ko, code) encoded as one batch, as data pipelines do, returning
+lists of ids. Output is asserted identical to sentencepiece's.
+
+The HF tokenizer is built offline from the same .model file by transformers' `SpmConverter` (its normalizer spec,
+Unigram scores or BPE merges ranked by score, user-defined pieces); its ids are asserted equal to sentencepiece's
+on every line before it is timed. HF's `encode_batch` runs on its own thread pool: the 1-thread rows time it with
+TOKENIZERS_PARALLELISM=false, the 2-thread rows with it on (the pool has one thread per core: 2 on the reference
+machine).
+
+Garbage collection stays on, as in a pipeline: building 84k result lists triggers collections that cost every
+library here the same (about a third of sentencepiece's time on this machine), which caps the ratios.
 """
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -26,17 +37,63 @@ def lines(data_dir):
     return out
 
 
+def _model(data_dir, model):
+    return data_dir / "tokenizers" / "sentencepiece" / f"{model}.model"
+
+
+def _hf_from_model(path):
+    """An HF `tokenizers.Tokenizer` built from a SentencePiece .model without downloading anything."""
+    conv = pytest.importorskip("transformers.convert_slow_tokenizer")
+    pb = pytest.importorskip("sentencepiece.sentencepiece_model_pb2")
+    proto = pb.ModelProto()
+    proto.ParseFromString(path.read_bytes())
+    if proto.trainer_spec.model_type == 2:  # BPE: piece -> id; merges are ranked from the scores
+        vocab = {p.piece: i for i, p in enumerate(proto.pieces)}
+    else:  # Unigram: (piece, score) in id order
+        vocab = [(p.piece, p.score) for p in proto.pieces]
+    # legacy=True: one dummy prefix even before a leading U+2581, as SentencePiece does
+    return conv.SpmConverter.build_tokenizer_from_spm_proto(proto, vocab, legacy=True)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("model", MODELS)
 def test_encode_vs_sentencepiece(benchmark, data_dir, lines, model, threads):
     spm = pytest.importorskip("sentencepiece")
-    path = data_dir / "tokenizers" / "sentencepiece" / f"{model}.model"
+    path = _model(data_dir, model)
     ref = spm.SentencePieceProcessor(model_file=str(path))
     tok = fastlm.load(path)
     expected = ref.encode(lines, num_threads=threads)
-    got = benchmark.pedantic(tok.encode_batch, args=(lines,), kwargs={"num_threads": threads}, rounds=3,
+    got = benchmark.pedantic(tok.encode_batch, args=(lines,), kwargs={"num_threads": threads}, rounds=5,
                              iterations=1, warmup_rounds=1)
     assert got == expected
     record(benchmark, suite=f"sentencepiece-{model}-{threads}thread", case="lines", anchor="sentencepiece",
            mbytes=sum(len(x.encode()) for x in lines) / 1e6,
-           anchor_s=best_of(lambda: ref.encode(lines, num_threads=threads), repeat=3))
+           anchor_s=best_of(lambda: ref.encode(lines, num_threads=threads), repeat=5))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("model", MODELS)
+def test_encode_vs_hf_tokenizers(benchmark, data_dir, lines, model, threads):
+    spm = pytest.importorskip("sentencepiece")
+    pytest.importorskip("tokenizers")
+    path = _model(data_dir, model)
+    ref = spm.SentencePieceProcessor(model_file=str(path))
+    hf = _hf_from_model(path)
+    tok = fastlm.load(path)
+    expected = ref.encode(lines)
+    old = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "true" if threads > 1 else "false"
+    try:
+        hf_ids = [e.ids for e in hf.encode_batch(lines, add_special_tokens=False)]
+        assert hf_ids == expected, "the HF tokenizer built from the .model differs from sentencepiece"
+        got = benchmark.pedantic(tok.encode_batch, args=(lines,), kwargs={"num_threads": threads}, rounds=3,
+                                 iterations=1, warmup_rounds=1)
+        assert got == expected
+        anchor = best_of(lambda: hf.encode_batch(lines, add_special_tokens=False), repeat=2)
+    finally:
+        if old is None:
+            os.environ.pop("TOKENIZERS_PARALLELISM", None)
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = old
+    record(benchmark, suite=f"sentencepiece-{model}-{threads}thread", case="lines", anchor="hf-tokenizers",
+           mbytes=sum(len(x.encode()) for x in lines) / 1e6, anchor_s=anchor)

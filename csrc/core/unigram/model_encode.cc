@@ -1,6 +1,7 @@
 // Unigram best segmentation: the forward DP of model.h.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "core/unigram/model.h"
@@ -40,7 +41,8 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
   // by one pass over the whole array: on long lines that memset cost as much as the DP's trie walks.
   bp[0].score = 0.0f;
   bp[0].start = -1;
-  size_t cleared = 0;  // bp[0, cleared] are initialized
+  size_t cleared = 0;   // bp[0, cleared] are initialized
+  size_t clear_at = 0;  // the first start whose walks could pass `cleared`
   const float unk_score = t_->min_score() - kUnkPenalty;
   const uint32_t unk = t_->unk_id();
   const char* d = s.data();
@@ -51,10 +53,11 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
 
   // The path score at a character start, after clearing ahead and sentencepiece's rebasing.
   auto enter = [&](size_t start) -> float {
-    if (start + max_len_ > cleared && cleared < n) {
+    if (start >= clear_at) {
       const size_t to = std::min(n, std::max(start + max_len_, cleared + 256));
       std::memset(static_cast<void*>(bp + cleared + 1), 0xFF, (to - cleared) * sizeof(Best));  // start = -1
       cleared = to;
+      clear_at = cleared >= n ? SIZE_MAX : cleared + 1 - std::min(cleared + 1, max_len_);
     }
     const float here = bp[start].score;
     if (std::fabs(here) > kRebaseBound) {  // false for NaN, as sentencepiece's two comparisons
@@ -66,7 +69,9 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
   };
   // The walk is written out here (not trie.h's callback) so the per-match work stays small: the target cell
   // advances with the walk, and `reach` and the single-character test are settled once per start.
-  const sp::DoubleArrayTrie::Unit* u = dp_.units();
+  // An empty dictionary walks nowhere: a root whose children are all empty cells.
+  static const sp::DoubleArrayTrie::Unit kNoChildren[257] = {};
+  const sp::DoubleArrayTrie::Unit* u = dp_.units() ? dp_.units() : kNoChildren;
   const float* pay = dp_.payloads();
   for (size_t start = 0; start < n;) {
     const float here = enter(start);
@@ -74,20 +79,18 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
     Best* const single_at = bp + start + mblen;
     bool single = false;
     size_t last = start;  // end of the longest match
-    if (u) {
-      uint32_t bl = u[0].bl;
-      Best* tgt = bp + start;
-      for (size_t i = start; i < n; ++i) {
-        const uint32_t c = p[i];
-        const sp::DoubleArrayTrie::Unit& x = u[(bl >> 9) + c];
-        ++tgt;
-        if ((x.bl & 0x1FF) != (0x100 | c)) break;
-        bl = x.bl;
-        if (x.value < 0) continue;
-        update(*tgt, pay[x.value] + here, uint32_t(start), uint32_t(x.value));
-        single |= tgt == single_at;
-        last = i + 1;
-      }
+    uint32_t bl = u[0].bl;
+    Best* tgt = bp + start;
+    for (size_t i = start; i < n; ++i) {
+      const uint32_t c = p[i];
+      const sp::DoubleArrayTrie::Unit& x = u[(bl >> 9) + c];
+      ++tgt;
+      if ((x.bl & 0x1FF) != (0x100 | c)) break;
+      bl = x.bl;
+      if (x.value < 0) continue;
+      update(*tgt, pay[x.value] + here, uint32_t(start), uint32_t(x.value));
+      single |= tgt == single_at;
+      last = i + 1;
     }
     reach = std::max(reach, last);
     if (!single) {
