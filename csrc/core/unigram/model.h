@@ -31,6 +31,9 @@ class UnigramModel {
 
   // Best segmentation of normalized text (appends to out).
   void encode(std::string_view normalized, std::vector<Tok>& out) const;
+  // Fast path for ids only: appends the ids and returns true when the best segmentation has no unknown piece;
+  // otherwise appends nothing to ids, appends the Toks (for the output rules) and returns false.
+  bool encode_ids(std::string_view normalized, std::vector<uint32_t>& ids, std::vector<Tok>& toks) const;
   // Up to n best segmentations with their scores, best first (n is clamped to [1, 1024] as sentencepiece does).
   std::vector<std::pair<std::vector<Tok>, float>> nbest(std::string_view normalized, int n) const;
   // One sampled segmentation. nbest_size < 0: forward-filtering backward-sampling over the whole lattice with
@@ -39,6 +42,9 @@ class UnigramModel {
   void sample(std::string_view normalized, int nbest_size, float alpha, std::mt19937& rng, std::vector<Tok>& out) const;
 
  private:
+  void forward(std::string_view normalized) const;       // the DP, into a per-thread state
+  void backtrace(size_t n, std::vector<Tok>& out) const;  // the best path of the last forward()
+
   std::shared_ptr<const PieceTable> t_;
   // NORMAL and USER_DEFINED pieces (UNUSED ones never enter the DP), payload = the DP score of the piece.
   sp::DoubleArrayTrie dp_;

@@ -31,10 +31,12 @@ inline void update(Best& b, float cand, uint32_t from, uint32_t id) {
 
 }  // namespace
 
-void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
+namespace {
+thread_local std::vector<Best> best;  // the DP state of this thread's last forward pass
+}  // namespace
+
+void UnigramModel::forward(std::string_view s) const {
   const size_t n = s.size();
-  if (n == 0) return;
-  thread_local std::vector<Best> best;
   if (best.size() < n + 1) best.resize(n + 1);
   Best* bp = best.data();
   // Positions are cleared ahead of the walks in blocks (a walk from `start` ends at most max_len_ bytes on), not
@@ -100,8 +102,12 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
     start += mblen;
   }
 
-  // Backtrace in one pass: a segmentation has at most one token per character, so write from the end of an
-  // n-slot block and move the filled tail down.
+}
+
+// Backtrace of the last forward pass over n bytes, in one pass: a segmentation has at most one token per
+// character, so write from the end of an n-slot block and move the filled tail down.
+void UnigramModel::backtrace(size_t n, std::vector<Tok>& out) const {
+  const Best* bp = best.data();
   const size_t first = out.size();
   out.resize(first + n);
   Tok* const base = out.data() + first;
@@ -114,6 +120,36 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
   const size_t count = size_t(base + n - o);
   std::memmove(static_cast<void*>(base), o, count * sizeof(Tok));
   out.resize(first + count);
+}
+
+void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
+  if (s.empty()) return;
+  forward(s);
+  backtrace(s.size(), out);
+}
+
+bool UnigramModel::encode_ids(std::string_view s, std::vector<uint32_t>& ids, std::vector<Tok>& toks) const {
+  const size_t n = s.size();
+  if (n == 0) return true;
+  forward(s);
+  const Best* bp = best.data();
+  const uint32_t unk = t_->unk_id();
+  const size_t first = ids.size();
+  ids.resize(first + n);
+  uint32_t* const base = ids.data() + first;
+  uint32_t* o = base + n;
+  for (size_t end = n; end > 0; end = size_t(bp[end].start)) {
+    if (bp[end].id == unk) {  // unknown pieces need the output rules: hand back the tokens instead
+      ids.resize(first);
+      backtrace(n, toks);
+      return false;
+    }
+    *--o = bp[end].id;
+  }
+  const size_t count = size_t(base + n - o);
+  std::memmove(base, o, count * sizeof(uint32_t));
+  ids.resize(first + count);
+  return true;
 }
 
 }  // namespace unigram
