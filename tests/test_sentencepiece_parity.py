@@ -48,7 +48,8 @@ def test_whole_file_pieces_and_decode(pair, rel):
 
 
 @pytest.mark.parametrize("rel", ["text/en_botchan.txt", "text/en_tinyshakespeare.txt", "text/ja_wagahaiwa_nekodearu.txt",
-                                 "text/code_typing_extensions.py.txt", "text/ko_chatbot_qa.txt"])
+                                 "text/code_typing_extensions.py.txt", "text/ko_chatbot_qa.txt",
+                                 "text/en_sherlock_holmes.txt", "text/code_lodash.js.txt", "text/ko_constitution.txt"])
 def test_long_single_text_identical(pair, rel):
     # Whole files of 165-400 KB as one text. Path scores pass 1e5 in magnitude, where float spacing is ~0.01 and
     # candidates tie after rounding: sentencepiece compares the double sum (piece score + float path score) with
@@ -76,6 +77,19 @@ def test_normalized_text_and_offsets_identical(pair, rel):
         got = [tuple(o) for i, o in zip(ids, offs) if ours.piece_type(i) != "byte"]
         exp = [tuple(o) for i, o in zip(ids, want["offsets"]) if ours.piece_type(i) != "byte"]
         assert got == exp, line
+
+
+def test_short_multibyte_tails_normalize_identically(pair):
+    # Every string of up to 4 characters over 1- to 4-byte characters: the normalizer copies identity
+    # characters 4 bytes at a time when 4 input bytes remain, byte by byte near the end of the input.
+    ours, ref = pair
+    alphabet = ["a", " ", "\u00e9", "\u65e5", "\ud55c", "\U0001F600", "\uff76"]
+    texts = [""]
+    for _ in range(4):
+        texts = [t + c for t in texts for c in alphabet]
+        for t in texts:
+            assert ours.normalize(t) == ref.normalize(t), repr(t)
+            assert ours.encode(t) == ref.encode(t), repr(t)
 
 
 def test_decode_identical_per_line(pair):
