@@ -15,7 +15,10 @@ import math
 import os
 import sys
 import time
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
+
+if TYPE_CHECKING:
+    from .models import ModelConfig
 
 
 def _parse(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -36,7 +39,7 @@ def _parse(argv: Optional[List[str]]) -> argparse.Namespace:
     return args
 
 
-def _model_config(vocab_size: int, *, quick: bool, cuda: bool):
+def _model_config(vocab_size: int, *, quick: bool, cuda: bool) -> "ModelConfig":
     from .models import ModelConfig
 
     if cuda:  # an H100-sized minute: ~25M parameters
@@ -120,7 +123,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             loss = clm_loss(model(x), x)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        torch.autograd.backward(loss)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         losses.append(loss.item())
