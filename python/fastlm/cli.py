@@ -1,4 +1,4 @@
-"""The `fastlm` command: demo, encode, train, info, bench.
+"""The `fastlm` command: demo, encode, train, train-lm, info, bench.
 
 User mistakes print one line on stderr and exit with status 2 (no traceback).
 """
@@ -33,6 +33,13 @@ def _cmd_encode(args: argparse.Namespace, rest: List[str]) -> int:
     n = sum(s["n_tokens"] for s in index["shards"])
     print(f"wrote {len(index['shards'])} shard(s), {n} tokens ({index['dtype']}) to {args.output}")
     return 0
+
+
+def _cmd_train_lm(args: argparse.Namespace, rest: List[str]) -> int:
+    # every option lives in fastlm.train_lm (generated from TrainConfig and ModelConfig); this only forwards
+    from .train_lm import main as train_lm_main
+
+    return int(train_lm_main(rest) or 0)
 
 
 def _cmd_train(args: argparse.Namespace, rest: List[str]) -> int:
@@ -105,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_cmd_train)
 
+    tl = sub.add_parser("train-lm", help="train a decoder LM on token shards (torchrun for DDP / FSDP2; see "
+                                         "`fastlm train-lm --help`)", add_help=False)
+    tl.set_defaults(func=_cmd_train_lm)
+
     i = sub.add_parser("info", help="describe a tokenizer file")
     i.add_argument("path")
     i.set_defaults(func=_cmd_info)
@@ -121,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if argv and argv[0] == "demo":
+    if argv and argv[0] in ("demo", "train-lm"):  # they parse their own options
         args, rest = parser.parse_known_args(argv[:1])
         rest = argv[1:]
     else:
