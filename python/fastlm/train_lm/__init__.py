@@ -37,10 +37,7 @@ def main(argv: Optional[List[str]] = None, prog: str = "fastlm train-lm") -> int
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"{prog}: error: {msg}", file=sys.stderr)
         return 2
-    import torch.distributed as dist
-
-    rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-    if rank == 0:
+    if res.rank == 0:
         if res.steps == res.first_step:
             print(f"nothing to do: {cfg.out_dir} already holds step {res.steps} of max_steps {cfg.max_steps}")
         else:

@@ -49,6 +49,8 @@ class TrainResult:
     checkpoint: Optional[str] = None
     model: Optional[nn.Module] = None  # the trained (wrapped) model, on this rank
     model_config: Optional[ModelConfig] = None
+    rank: int = 0
+    world_size: int = 1
 
     @property
     def tokens_per_second(self) -> float:
@@ -204,7 +206,8 @@ def _run(cfg: TrainConfig, data: ShardData, env: par.DistEnv) -> TrainResult:
 
     first = step
     end = min(cfg.max_steps, cfg.stop_after or cfg.max_steps)
-    result = TrainResult(first_step=first, steps=step, model=model, model_config=model_cfg)
+    result = TrainResult(first_step=first, steps=step, model=model, model_config=model_cfg, rank=env.rank,
+                         world_size=env.world)
     saved_at = step
 
     def save() -> None:
