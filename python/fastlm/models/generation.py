@@ -93,7 +93,8 @@ def generate(model: Union[DecoderModel, EncoderDecoderModel], input_ids: Tensor,
              attention_mask: Optional[Tensor] = None, config: Optional[GenerationConfig] = None,
              **overrides: Any) -> Tensor:
     """Generate continuations. input_ids (B, S) left-padded prompts (encoder inputs for an encoder-decoder model),
-    attention_mask (B, S) 1 = real token (left or right padding: rows are re-aligned internally). Options: a GenerationConfig and/or its fields as keywords.
+    attention_mask (B, S) 1 = real token (left or right padding: rows are re-aligned internally). Options: a
+    GenerationConfig and/or its fields as keywords.
 
     Returns (B, S + N) for a DecoderModel (prompt + new tokens) and (B, 1 + N) for an EncoderDecoderModel
     (decoder start token + new tokens), N <= max_new_tokens.

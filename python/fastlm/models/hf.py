@@ -87,7 +87,8 @@ def config_from_hf(hf_config: Any) -> ModelConfig:
                            position_offset=2, norm="layer", norm_position="post",
                            activation=_act(c.activation_function, t), tie_embeddings=True, bias=True,
                            embedding_norm=True, embed_scale=math.sqrt(c.d_model) if c.scale_embedding else 1.0,
-                           lm_head_bias=True, pad_token_id=c.pad_token_id, decoder_start_token_id=getattr(c, "decoder_start_token_id", None))
+                           lm_head_bias=True, pad_token_id=c.pad_token_id,
+                           decoder_start_token_id=getattr(c, "decoder_start_token_id", None))
     if t == "t5":
         gated = c.is_gated_act
         act = c.dense_act_fn
