@@ -262,6 +262,7 @@ _rope.register_autograd(_rope_backward, setup_context=_rope_setup)
 # Autocast
 # ----------------------------------------------------------------------------------------------------------------
 _AUTOCAST_DEVICES = ("cpu", "cuda")
+_AUTOCAST_KEYS = {"cpu": "AutocastCPU", "cuda": "AutocastCUDA"}  # the dispatch keys of those autocast modes
 
 
 def _autocast_target(device_type: str) -> Optional[torch.dtype]:
@@ -279,7 +280,7 @@ def _cast_to(dtype: Optional[torch.dtype], *ts: Tensor) -> List[Tensor]:
 
 
 def _register_autocast(device_type: str) -> None:
-    key = "Autocast" + torch._C._dispatch_key_for_device(device_type)
+    key = _AUTOCAST_KEYS[device_type]
 
     def attn_fwd_autocast(q: Tensor, k: Tensor, v: Tensor, *rest: Any) -> Tuple[Tensor, Tensor]:
         seqused_k = rest[3]

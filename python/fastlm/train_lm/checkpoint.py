@@ -9,6 +9,7 @@ checkpoint.pt (torch.save, loadable with weights_only=True) holds
     sampler               data position: epoch, offset, and the order's identity (n, seed, shuffle)
     rng                   every rank's torch CPU (and CUDA) generator state, in rank order
     tokens, world_size    tokens trained on so far; the world size that wrote it
+    data_max_token_id     the largest token id in the data (checked against vocab_size without a rescan)
 
 Written like python/fastlm/_io.py (temp file in the same directory, fsync, rename, fsync of the directory), but
 streamed: torch.save goes straight into the temp file, so a large model is not held twice in memory as bytes.

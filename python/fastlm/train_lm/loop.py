@@ -69,17 +69,16 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * frac)))
 
 
-def _resolve_model(cfg: TrainConfig, data: ShardData, saved: Optional[Dict[str, Any]],
-                   env: par.DistEnv) -> ModelConfig:
-    """The run's ModelConfig: given, or defaults + the given fields (+ the saved config when resuming)."""
+def _resolve_model(cfg: TrainConfig, top: int, saved: Optional[Dict[str, Any]]) -> ModelConfig:
+    """The run's ModelConfig: given, or defaults + the given fields (+ the saved config when resuming).
+    top: the largest token id in the data."""
     if isinstance(cfg.model, ModelConfig):
         mc = cfg.model
     else:
         opts = dict(cfg.model or {})
         base = dict(saved) if saved is not None else {}
         if "vocab_size" not in opts and "vocab_size" not in base:
-            top = par.broadcast_object(data.max_token_id() if env.is_main else None, env)
-            opts["vocab_size"] = (int(top) + 1 + 63) // 64 * 64
+            opts["vocab_size"] = (top + 1 + 63) // 64 * 64
         if "max_seq_len" not in base:
             opts.setdefault("max_seq_len", cfg.seq_len)
         mc = ModelConfig(**{**base, **opts})
@@ -92,6 +91,9 @@ def _resolve_model(cfg: TrainConfig, data: ShardData, saved: Optional[Dict[str, 
                              f"({'; '.join(diff)}); use the same model options or another out_dir")
     if cfg.seq_len > mc.max_seq_len:
         raise ValueError(f"seq_len {cfg.seq_len} exceeds the model's max_seq_len {mc.max_seq_len}")
+    if top >= mc.vocab_size:
+        raise ValueError(f"{cfg.data}: token id {top} is outside the model's vocabulary (vocab_size "
+                         f"{mc.vocab_size}); set vocab_size above the largest id (or leave it unset)")
     return mc
 
 
@@ -174,7 +176,14 @@ def _run(cfg: TrainConfig, data: ShardData, env: par.DistEnv) -> TrainResult:
     if err is not None:
         raise ValueError(err)
 
-    model_cfg = _resolve_model(cfg, data, meta["model_config"] if meta else None, env)
+    # The largest token id, checked against the vocabulary before training (an id out of range would fail on one
+    # rank only, in the middle of a step, and leave the others waiting in a collective). One pass over the data
+    # on rank 0; a resumed run of the same data reuses the checkpoint's value.
+    if meta is not None and meta.get("sampler", {}).get("n") == len(data) and "data_max_token_id" in meta:
+        top = int(meta["data_max_token_id"])
+    else:
+        top = int(par.broadcast_object(data.max_token_id() if env.is_main else None, env))
+    model_cfg = _resolve_model(cfg, top, meta["model_config"] if meta else None)
     G = cfg.micro_batch_size * cfg.grad_accum * env.world
     if G > len(data):
         raise ValueError(f"the global batch ({cfg.micro_batch_size} x {cfg.grad_accum} x {env.world} ranks = {G} "
@@ -218,7 +227,8 @@ def _run(cfg: TrainConfig, data: ShardData, env: par.DistEnv) -> TrainResult:
                 "step": step, "model_config": model_cfg.to_dict(), "model": msd, "optimizer": osd,
                 "schedule": {k: getattr(cfg, k) for k in ("lr", "warmup_steps", "schedule", "min_lr_ratio",
                                                          "max_steps")},
-                "sampler": sampler.state_dict(), "rng": rngs, "tokens": tokens, "world_size": env.world})
+                "sampler": sampler.state_dict(), "rng": rngs, "tokens": tokens, "world_size": env.world,
+                "data_max_token_id": top})
         result.checkpoint = str(ck_path)
 
     autocast = torch.autocast(env.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
@@ -236,11 +246,7 @@ def _run(cfg: TrainConfig, data: ShardData, env: par.DistEnv) -> TrainResult:
             for a in range(cfg.grad_accum):
                 rows = rank_rows(batch, micro_step=a, micro_batch=cfg.micro_batch_size, rank=env.rank,
                                  world=env.world)
-                tok = data.batch(rows)  # (M, S + 1) int64, on CPU
-                if int(tok.max()) >= model_cfg.vocab_size:
-                    raise ValueError(f"{cfg.data}: token id {int(tok.max())} is outside the model's vocabulary "
-                                     f"(vocab_size {model_cfg.vocab_size}); set vocab_size above the largest id")
-                tok = tok.to(env.device, non_blocking=True)
+                tok = data.batch(rows).to(env.device, non_blocking=True)  # (M, S + 1) int64
                 with par.grad_sync(model, env, sync=a == cfg.grad_accum - 1):
                     with autocast:
                         logits = model(tok[:, :-1])  # (M, S, V)
