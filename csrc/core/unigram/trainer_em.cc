@@ -48,6 +48,152 @@ struct Scratch {
   std::vector<double> best;
   std::vector<uint32_t> alt;  // prune: alternatives of the pieces this thread handled
 };
+
+// One distinct word's lattice: n characters, and its edges as CSR slices of the global arrays.
+struct WordLattice {
+  uint32_t n;
+  const uint32_t* chars;  // [n] char ids
+  const uint32_t* ebeg;   // [n+1] offsets into the edge arrays
+  const uint32_t* epiece;
+  const uint16_t* elen;
+  const double* ew;       // per edge: probability (E-step) or score (Viterbi)
+};
+
+struct CharModel {
+  uint32_t K;             // char id c (1..K) is piece c - 1 when alive
+  const uint8_t* alive;
+  const double* value;    // per piece: probability or score
+  double unk;             // the unknown node's probability or score
+};
+
+// Forward-backward over one word; adds count * marginal, in 2^-24 units, to out[piece] (see trainer_em.h).
+void word_expect(const WordLattice& w, const CharModel& cm, double count, size_t D, Scratch& z, int64_t* out) {
+  const uint32_t n = w.n;
+  z.alpha.assign(n + 1, 0.0);
+  z.beta.resize(n + 1);
+  z.ea.resize(n + 1);
+  z.eb.resize(n + 1);
+  z.pc.resize(n);
+  z.cid.resize(n);
+  double* alpha = z.alpha.data();
+  double* beta = z.beta.data();
+  double* pc = z.pc.data();
+  uint32_t* cid = z.cid.data();
+  int32_t* ea = z.ea.data();
+  int32_t* ebx = z.eb.data();
+  const uint32_t* eb = w.ebeg;
+  const uint16_t* el = w.elen;
+  const double* ew = w.ew;
+  bool scaled = false;
+  // forward (push); also resolves each position's single-character node
+  alpha[0] = 1.0;
+  int32_t E = 0;
+  for (uint32_t i = 0;; ++i) {
+    double a = alpha[i];
+    if (a < kLo || a > kHi) {
+      while ((a < kLo || a > kHi) && a > 0) {
+        const int k = a < kLo ? kStep : -kStep;
+        const double f = std::ldexp(1.0, k);
+        for (size_t q = i, qe = std::min<size_t>(n, i + D); q <= qe; ++q) alpha[q] *= f;
+        E -= k;
+        a = alpha[i];
+      }
+      scaled = true;
+    }
+    ea[i] = E;
+    if (i == n) break;
+    const uint32_t ch = w.chars[i];
+    const bool ok = ch - 1 < cm.K && cm.alive[ch - 1];
+    cid[i] = ok ? ch - 1 : kUnkNode;
+    const double p = ok ? cm.value[ch - 1] : cm.unk;
+    pc[i] = p;
+    alpha[i + 1] += a * p;
+    for (uint32_t e = eb[i], ee = eb[i + 1]; e < ee; ++e) alpha[i + el[e]] += a * ew[e];
+  }
+  // backward (pull)
+  beta[n] = 1.0;
+  ebx[n] = 0;
+  int32_t EB = 0;
+  for (uint32_t i = n; i-- > 0;) {
+    double s = pc[i] * beta[i + 1];
+    for (uint32_t e = eb[i], ee = eb[i + 1]; e < ee; ++e) s += ew[e] * beta[i + el[e]];
+    beta[i] = s;
+    ebx[i] = EB;
+    if (s < kLo || s > kHi) {
+      while ((s < kLo || s > kHi) && s > 0) {
+        const int k = s < kLo ? kStep : -kStep;
+        const double f = std::ldexp(1.0, k);
+        EB -= k;
+        for (size_t q = i, qe = std::min<size_t>(n, i + D); q <= qe; ++q) {
+          beta[q] *= f;
+          ebx[q] = EB;
+        }
+        s = beta[i];
+      }
+      scaled = true;
+    }
+  }
+  // marginals; the exponent bookkeeping only for words that were rescaled
+  const double inv_z = count * kFix / alpha[n];
+  const uint32_t* ep = w.epiece;
+  if (!scaled) {
+    for (uint32_t i = 0; i < n; ++i) {
+      const double fa = alpha[i] * inv_z;
+      if (cid[i] != kUnkNode) out[cid[i]] += int64_t(fa * pc[i] * beta[i + 1] + 0.5);
+      for (uint32_t e = eb[i], ee = eb[i + 1]; e < ee; ++e) out[ep[e]] += int64_t(fa * ew[e] * beta[i + el[e]] + 0.5);
+    }
+    return;
+  }
+  const int32_t ez = ea[n];
+  for (uint32_t i = 0; i < n; ++i) {
+    const double fa = alpha[i] * inv_z;
+    const int32_t ka = ea[i] - ez;
+    if (cid[i] != kUnkNode) out[cid[i]] += int64_t(fa * pc[i] * beta[i + 1] * pow2(ka + ebx[i + 1]) + 0.5);
+    for (uint32_t e = eb[i], ee = eb[i + 1]; e < ee; ++e) {
+      const uint32_t l = el[e];
+      out[ep[e]] += int64_t(fa * ew[e] * beta[i + l] * pow2(ka + ebx[i + l]) + 0.5);
+    }
+  }
+}
+
+// Best segmentation of one word (max total score); `self` (a piece id) may not span the whole word. Fills
+// z.best, z.back_id (piece or kUnkNode) and z.back_pos (start of the last piece ending at each position).
+void word_viterbi(const WordLattice& w, const CharModel& cm, uint32_t self, Scratch& z) {
+  const uint32_t n = w.n;
+  z.best.assign(n + 1, kNegInf);
+  z.back_id.resize(n + 1);
+  z.back_pos.resize(n + 1);
+  double* best = z.best.data();
+  uint32_t* bid = z.back_id.data();
+  uint32_t* bpos = z.back_pos.data();
+  const uint32_t* eb = w.ebeg;
+  const uint16_t* el = w.elen;
+  const double* ew = w.ew;
+  const uint32_t* ep = w.epiece;
+  best[0] = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const double bi = best[i];
+    if (bi == kNegInf) continue;
+    const uint32_t ch = w.chars[i];
+    const bool ok = ch - 1 < cm.K && cm.alive[ch - 1];
+    const double cs = bi + (ok ? cm.value[ch - 1] : cm.unk);
+    if (cs > best[i + 1]) {
+      best[i + 1] = cs;
+      bid[i + 1] = ok ? ch - 1 : kUnkNode;
+      bpos[i + 1] = i;
+    }
+    for (uint32_t e = eb[i], ee = eb[i + 1]; e < ee; ++e) {
+      const uint32_t l = el[e];
+      if (i + l > n || (i == 0 && ep[e] == self)) continue;
+      const double v = bi + ew[e];
+      if (v > best[i + l]) {
+        best[i + l] = v;
+        bid[i + l] = ep[e];
+        bpos[i + l] = i;
+      }
+    }
+  }
+}
 }  // namespace
 
 EmTrainer::EmTrainer(const TrainCorpus& corpus, SeedSet seeds, const UnigramTrainerOptions& opts, int num_threads)
@@ -64,7 +210,10 @@ void EmTrainer::refresh() {
   min_score_ = std::numeric_limits<double>::infinity();
   max_len_ = 1;
   for (size_t j = 0; j < alive_.size(); ++j) {
-    if (!alive_[j]) continue;
+    if (!alive_[j]) {
+      prob_[j] = 0.0;  // edges of dead pieces not yet compacted contribute nothing
+      continue;
+    }
     min_score_ = std::min(min_score_, s_.score[j]);
     max_len_ = std::max<size_t>(max_len_, s_.len[j]);
     prob_[j] = std::exp(s_.score[j]);
@@ -95,104 +244,28 @@ void EmTrainer::compact() {
   elen_.shrink_to_fit();
 }
 
+void EmTrainer::maybe_compact() {
+  size_t dead = 0;
+  for (uint32_t j : s_.edge_piece) dead += !alive_[j];
+  if (dead * 8 > s_.edge_piece.size()) compact();
+}
+
 void EmTrainer::e_step(std::vector<int64_t>& expected) const {
   const size_t W = c_.num_words(), S = s_.pos.size(), D = max_len_;
   const int T = resolve_threads(threads_, W);
   std::vector<std::vector<int64_t>> acc(size_t(T), std::vector<int64_t>(S, 0));
   std::vector<Scratch> scr(static_cast<size_t>(T));
-  const uint32_t K = c_.num_required;
+  // Per-edge probabilities (0 for dead pieces not yet compacted), so the passes read edges as streams.
   const uint32_t* ep = s_.edge_piece.data();
-  const uint16_t* el = elen_.data();
-  const double* prob = prob_.data();
-  // Per-edge probabilities, so the three passes below read edges as sequential streams.
   ew_.resize(s_.edge_piece.size());
-  for (size_t e = 0; e < ew_.size(); ++e) ew_[e] = prob[ep[e]];
-  const double* ew = ew_.data();
+  for (size_t e = 0; e < ew_.size(); ++e) ew_[e] = prob_[ep[e]];
+  const CharModel cm{c_.num_required, alive_.data(), prob_.data(), unk_prob_};
+  auto lattice = [&](uint32_t b, uint32_t n) {
+    return WordLattice{n, c_.text.data() + b, s_.edge_begin.data() + b, ep, elen_.data(), ew_.data()};
+  };
   parallel_for(W, T, [&](int tw, size_t wi) {
-    Scratch& z = scr[size_t(tw)];
-    int64_t* out = acc[size_t(tw)].data();
     const uint32_t b = c_.word_begin[wi], n = c_.word_begin[wi + 1] - 1 - b;
-    const uint32_t* t = c_.text.data() + b;
-    const uint32_t* eb = s_.edge_begin.data() + b;
-    const double freq = double(c_.word_count[wi]);
-    z.alpha.assign(n + 1, 0.0);
-    z.beta.resize(n + 1);
-    z.ea.resize(n + 1);
-    z.eb.resize(n + 1);
-    z.pc.resize(n);
-    z.cid.resize(n);
-    double* alpha = z.alpha.data();
-    double* beta = z.beta.data();
-    double* pc = z.pc.data();
-    uint32_t* cid = z.cid.data();
-    int32_t* ea = z.ea.data();
-    int32_t* ebx = z.eb.data();
-    for (uint32_t i = 0; i < n; ++i) {
-      const uint32_t ch = t[i];
-      const bool ok = ch >= 1 && ch <= K && alive_[ch - 1];
-      cid[i] = ok ? ch - 1 : kUnkNode;
-      pc[i] = ok ? prob[ch - 1] : unk_prob_;
-    }
-    bool scaled = false;
-    // forward (push)
-    alpha[0] = 1.0;
-    int32_t E = 0;
-    for (uint32_t i = 0; i <= n; ++i) {
-      double a = alpha[i];
-      while ((a < kLo || a > kHi) && a > 0) {
-        const int k = a < kLo ? kStep : -kStep;
-        const double f = std::ldexp(1.0, k);
-        for (size_t q = i; q <= std::min<size_t>(n, i + D); ++q) alpha[q] *= f;
-        E -= k;
-        a = alpha[i];
-        scaled = true;
-      }
-      ea[i] = E;
-      if (i == n) break;
-      alpha[i + 1] += a * pc[i];
-      for (uint32_t e = eb[i], ee = eb[i + 1]; e < ee; ++e) alpha[i + el[e]] += a * ew[e];
-    }
-    // backward (pull)
-    beta[n] = 1.0;
-    ebx[n] = 0;
-    int32_t EB = 0;
-    for (uint32_t i = n; i-- > 0;) {
-      double s = pc[i] * beta[i + 1];
-      for (uint32_t e = eb[i], ee = eb[i + 1]; e < ee; ++e) s += ew[e] * beta[i + el[e]];
-      beta[i] = s;
-      ebx[i] = EB;
-      while ((s < kLo || s > kHi) && s > 0) {
-        const int k = s < kLo ? kStep : -kStep;
-        const double f = std::ldexp(1.0, k);
-        EB -= k;
-        for (size_t q = i; q <= std::min<size_t>(n, i + D); ++q) {
-          beta[q] *= f;
-          ebx[q] = EB;
-        }
-        s = beta[i];
-        scaled = true;
-      }
-    }
-    // marginals (fixed point); the exponent bookkeeping only for words that were rescaled
-    const double inv_z = freq * kFix / alpha[n];
-    if (!scaled) {
-      for (uint32_t i = 0; i < n; ++i) {
-        const double fa = alpha[i] * inv_z;
-        if (cid[i] != kUnkNode) out[cid[i]] += int64_t(fa * pc[i] * beta[i + 1] + 0.5);
-        for (uint32_t e = eb[i], ee = eb[i + 1]; e < ee; ++e) out[ep[e]] += int64_t(fa * ew[e] * beta[i + el[e]] + 0.5);
-      }
-      return;
-    }
-    const int32_t ez = ea[n];
-    for (uint32_t i = 0; i < n; ++i) {
-      const double fa = alpha[i] * inv_z;
-      const int32_t ka = ea[i] - ez;
-      if (cid[i] != kUnkNode) out[cid[i]] += int64_t(fa * pc[i] * beta[i + 1] * pow2(ka + ebx[i + 1]) + 0.5);
-      for (uint32_t e = eb[i], ee = eb[i + 1]; e < ee; ++e) {
-        const uint32_t l = el[e];
-        out[ep[e]] += int64_t(fa * ew[e] * beta[i + l] * pow2(ka + ebx[i + l]) + 0.5);
-      }
-    }
+    word_expect(lattice(b, n), cm, double(c_.word_count[wi]), D, scr[size_t(tw)], acc[size_t(tw)].data());
   });
   expected.assign(S, 0);
   for (const auto& a : acc)
@@ -201,14 +274,12 @@ void EmTrainer::e_step(std::vector<int64_t>& expected) const {
 
 void EmTrainer::m_step(const std::vector<int64_t>& expected) {
   double sum = 0;
-  bool dropped = false;
   for (size_t j = 0; j < alive_.size(); ++j) {
     if (!alive_[j]) continue;
     const double f = double(expected[j]) / kFix;
     if (f < 0.5) {  // sentencepiece's threshold: pieces expected less than half a time go
       alive_[j] = 0;
       --alive_count_;
-      dropped = true;
       continue;
     }
     sum += f;
@@ -218,7 +289,6 @@ void EmTrainer::m_step(const std::vector<int64_t>& expected) {
   for (size_t j = 0; j < alive_.size(); ++j)
     if (alive_[j]) s_.score[j] = digamma(double(expected[j]) / kFix) - ds;
   refresh();
-  if (dropped) compact();
 }
 
 void EmTrainer::prune(size_t desired) {
@@ -227,49 +297,12 @@ void EmTrainer::prune(size_t desired) {
   const uint32_t* ep = s_.edge_piece.data();
   const uint16_t* len = s_.len.data();
   const double* score = s_.score.data();
-  const uint16_t* el = elen_.data();
   ew_.resize(s_.edge_piece.size());
-  for (size_t e = 0; e < ew_.size(); ++e) ew_[e] = score[ep[e]];
-  const double* ew = ew_.data();
-  auto char_node = [&](uint32_t ch, uint32_t& id) -> double {
-    if (ch >= 1 && ch <= K && alive_[ch - 1]) {
-      id = ch - 1;
-      return score[ch - 1];
-    }
-    id = kUnkNode;
-    return unk_score_;
+  for (size_t e = 0; e < ew_.size(); ++e) ew_[e] = alive_[ep[e]] ? score[ep[e]] : kNegInf;
+  const CharModel cm{K, alive_.data(), score, unk_score_};
+  auto lattice = [&](uint32_t b, uint32_t n) {
+    return WordLattice{n, c_.text.data() + b, s_.edge_begin.data() + b, ep, elen_.data(), ew_.data()};
   };
-  // Viterbi over text[b, b + n) (a word, or one occurrence of piece `self`, which is excluded); fills z.back_*.
-  auto viterbi = [&](Scratch& z, uint32_t b, uint32_t n, uint32_t self) {
-    z.best.assign(n + 1, kNegInf);
-    z.back_id.resize(n + 1);
-    z.back_pos.resize(n + 1);
-    z.best[0] = 0;
-    const uint32_t* eb = s_.edge_begin.data() + b;
-    for (uint32_t i = 0; i < n; ++i) {
-      const double bi = z.best[i];
-      if (bi == kNegInf) continue;
-      uint32_t cid;
-      const double cs = bi + char_node(c_.text[b + i], cid);
-      if (cs > z.best[i + 1]) {
-        z.best[i + 1] = cs;
-        z.back_id[i + 1] = cid;
-        z.back_pos[i + 1] = i;
-      }
-      for (uint32_t e = eb[i], ee = eb[i + 1]; e < ee; ++e) {
-        const uint32_t l = el[e];
-        if (i + l > n || (i == 0 && ep[e] == self)) continue;
-        const uint32_t j = ep[e];
-        const double v = bi + ew[e];
-        if (v > z.best[i + l]) {
-          z.best[i + l] = v;
-          z.back_id[i + l] = j;
-          z.back_pos[i + l] = i;
-        }
-      }
-    }
-  };
-
   // 1. Each multi-character piece's best segmentation without itself.
   const int T = resolve_threads(threads_, S);
   std::vector<Scratch> scr(static_cast<size_t>(T));
@@ -279,7 +312,7 @@ void EmTrainer::prune(size_t desired) {
   parallel_for(S, T, [&](int tw, size_t j) {
     if (!alive_[j] || len[j] < 2) return;
     Scratch& z = scr[size_t(tw)];
-    viterbi(z, s_.pos[j], len[j], uint32_t(j));
+    word_viterbi(lattice(s_.pos[j], len[j]), cm, uint32_t(j), z);
     if (z.best[len[j]] > score[j]) {
       removable[j] = 1;  // its own best segmentation splits it: nothing is lost without it
       return;
@@ -298,7 +331,7 @@ void EmTrainer::prune(size_t desired) {
   parallel_for(W, TW, [&](int tw, size_t wi) {
     Scratch& z = wscr[size_t(tw)];
     const uint32_t b = c_.word_begin[wi], n = c_.word_begin[wi + 1] - 1 - b;
-    viterbi(z, b, n, kUnkNode);
+    word_viterbi(lattice(b, n), cm, kUnkNode, z);
     const int64_t cnt = int64_t(c_.word_count[wi]);
     for (uint32_t i = n; i > 0; i = z.back_pos[i])
       if (z.back_id[i] != kUnkNode) fr[size_t(tw)][z.back_id[i]] += cnt;
@@ -346,7 +379,6 @@ void EmTrainer::prune(size_t desired) {
   for (size_t j = 0; j < S; ++j) alive_[j] = alive_[j] && keep[j];
   alive_count_ = kept;
   refresh();
-  compact();
 }
 
 void EmTrainer::run(size_t desired, const UnigramProgress& progress, UnigramTrainStats& stats) {
@@ -361,6 +393,7 @@ void EmTrainer::run(size_t desired, const UnigramProgress& progress, UnigramTrai
   const bool tr = std::getenv("FASTLM_UG_TRACE") != nullptr;
   while (true) {
     for (int it = 0; it < std::max(1, o_.num_sub_iterations); ++it) {
+      maybe_compact();
       double a = now_s();
       e_step(expected);
       double b = now_s();

@@ -47,6 +47,7 @@ class EmTrainer {
   void prune(size_t desired);
   void refresh();   // probabilities and min score after a score change
   void compact();   // drops the edges of dead pieces
+  void maybe_compact();  // compact() once an eighth of the edges are dead (until then they weigh 0)
   size_t max_len() const { return max_len_; }
   std::string piece_string(uint32_t id) const;
 

@@ -221,9 +221,8 @@ def _texts(corpus: Any, errors: str) -> Tuple[Iterator[str], Optional[int]]:
     if paths is not None:
         total = sum(p.stat().st_size for p in paths if p.is_file())
         return iter_text_chunks(paths, errors=errors), total
-    if isinstance(corpus, (str, bytes, bytearray)):
-        raise TypeError("corpus must be a path (str or os.PathLike of an existing file), a list of paths, or an "
-                        "iterable of str; a single string that is not a file path is not accepted")
+    if isinstance(corpus, (bytes, bytearray, memoryview)):
+        raise TypeError("corpus must be a path, a list of paths or an iterable of str, not bytes")
     try:
         it: Iterable[Any] = iter(corpus)
     except TypeError:
