@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <chrono>
-#include <cstdlib>
 
 #include "core/error.h"
 #include "core/unigram/trainer_count.h"
@@ -32,10 +30,7 @@ void UnigramTrainer::add_texts(const std::vector<std::string_view>& texts, int n
 uint64_t UnigramTrainer::lines_seen() const { return counter_->lines(); }
 uint64_t UnigramTrainer::bytes_seen() const { return counter_->bytes(); }
 
-static double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-#define TRACE(msg) if (std::getenv("FASTLM_UG_TRACE")) std::fprintf(stderr, "[ug] %-12s %.3f\n", msg, now_s() - t0)
 std::vector<TrainedPiece> UnigramTrainer::train(int num_threads, const UnigramProgress& progress) {
-  const double t0 = now_s();
   if (trained_) throw ValueError("this trainer has already trained; create a new one");
   trained_ = true;
   const size_t user_vocab = opts_.vocab_size + opts_.reserved_pieces;
@@ -46,10 +41,8 @@ std::vector<TrainedPiece> UnigramTrainer::train(int num_threads, const UnigramPr
     stats_.bytes = counter_->bytes();
     if (words.size() == 0)
       throw ValueError("the training corpus is empty (no text left after normalization); pass non-empty files or texts");
-    TRACE("take");
     corpus = build_corpus(words, opts_.character_coverage);
   }
-  TRACE("corpus");
   stats_.words = corpus.total_words;
   stats_.distinct_words = corpus.num_words();
   stats_.required_chars = corpus.num_required;
@@ -65,7 +58,6 @@ std::vector<TrainedPiece> UnigramTrainer::train(int num_threads, const UnigramPr
   if (progress) progress(0, 0, 1);
   SeedSet seeds = make_seeds(corpus, opts_);
   stats_.seed_pieces = seeds.pos.size();
-  TRACE("seeds");
   auto too_large = [&](size_t available) {
     return ValueError("vocab_size=" + std::to_string(user_vocab) + " is too large for this corpus: it yields only " +
                       std::to_string(available + opts_.reserved_pieces) + " pieces; pass vocab_size <= " +
@@ -75,9 +67,8 @@ std::vector<TrainedPiece> UnigramTrainer::train(int num_threads, const UnigramPr
   EmTrainer em(corpus, std::move(seeds), opts_, num_threads);
   const size_t desired = std::max(opts_.vocab_size, static_cast<size_t>(double(opts_.vocab_size) * 1.1));
   em.run(desired, progress, stats_);
-  TRACE("em");
+  em.prune_to(opts_.vocab_size);
   std::vector<TrainedPiece> out = em.finalize(opts_.vocab_size);
-  TRACE("final");
   if (out.size() < opts_.vocab_size) throw too_large(out.size());
   if (progress) progress(2, 1, 1);
   return out;

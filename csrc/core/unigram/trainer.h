@@ -12,8 +12,9 @@
 //              objects); M-step: the Bayesian (digamma) update, pieces expected less than 0.5 times dropped.
 //              Every `num_sub_iterations` EM steps, prune: keep the pieces whose removal would cost the most
 //              likelihood (their best re-segmentation stands in for them), `shrinking_factor` of them, until at
-//              most 1.1 x the target remains (trainer_em.h).
-//   finalize   the required characters, then the best-scoring pieces up to the target, sorted by score.
+//              most 1.1 x the target remains (trainer_em.h; the per-word passes are in trainer_kernels.h).
+//   finalize   one last pruning round straight to the target, then the required characters and the
+//              best-scoring pieces up to the target, sorted by score.
 //
 // Deterministic: the words are sorted before training, and every cross-thread sum is an integer (expected counts
 // in 2^-24 fixed point), so the result does not depend on num_threads or on scheduling.

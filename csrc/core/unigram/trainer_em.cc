@@ -3,198 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
 
+#include "core/hash.h"
 #include "core/parallel.h"
+#include "core/unigram/trainer_kernels.h"
 #include "core/unicode.h"
 
 namespace fastlm {
 namespace unigram {
-
-namespace {
-constexpr double kFix = 16777216.0;  // expected counts are summed in units of 2^-24
-constexpr int kStep = 128;           // rescaling step (a power of two exponent)
-const double kHi = std::ldexp(1.0, kStep), kLo = std::ldexp(1.0, -kStep);
-constexpr uint32_t kUnkNode = UINT32_MAX;
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-
-// psi(x) for x > 0: the recurrence up to 6, then the asymptotic series.
-double digamma(double x) {
-  double r = 0;
-  for (; x < 6; x += 1) r -= 1 / x;
-  const double f = 1 / (x * x);
-  return r + std::log(x) - 0.5 / x - f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f / 132))));
-}
-
-// 2^(128 m) for the exponent differences the marginals see.
-struct Pow2 {
-  double t[15];
-  Pow2() {
-    for (int m = -7; m <= 7; ++m) t[m + 7] = std::ldexp(1.0, kStep * m);
-  }
-  double operator()(int e) const {
-    const int m = e / kStep;
-    return (m >= -7 && m <= 7) ? t[m + 7] : std::ldexp(1.0, e);
-  }
-};
-const Pow2 pow2;
-
-struct Scratch {
-  std::vector<double> alpha, beta, pc;
-  std::vector<int32_t> ea, eb;
-  std::vector<uint32_t> cid, back_id, back_pos;
-  std::vector<double> best;
-  std::vector<uint32_t> alt;  // prune: alternatives of the pieces this thread handled
-};
-
-// One distinct word's lattice: n characters, and its edges as CSR slices of the global arrays.
-struct WordLattice {
-  uint32_t n;
-  const uint32_t* chars;  // [n] char ids
-  const uint32_t* ebeg;   // [n+1] offsets into the edge arrays
-  const uint32_t* epiece;
-  const uint16_t* elen;
-  const double* ew;       // per edge: probability (E-step) or score (Viterbi)
-};
-
-struct CharModel {
-  uint32_t K;             // char id c (1..K) is piece c - 1 when alive
-  const uint8_t* alive;
-  const double* value;    // per piece: probability or score
-  double unk;             // the unknown node's probability or score
-};
-
-// Forward-backward over one word; adds count * marginal, in 2^-24 units, to out[piece] (see trainer_em.h).
-void word_expect(const WordLattice& w, const CharModel& cm, double count, size_t D, Scratch& z, int64_t* out) {
-  const uint32_t n = w.n;
-  z.alpha.assign(n + 1, 0.0);
-  z.beta.resize(n + 1);
-  z.ea.resize(n + 1);
-  z.eb.resize(n + 1);
-  z.pc.resize(n);
-  z.cid.resize(n);
-  double* alpha = z.alpha.data();
-  double* beta = z.beta.data();
-  double* pc = z.pc.data();
-  uint32_t* cid = z.cid.data();
-  int32_t* ea = z.ea.data();
-  int32_t* ebx = z.eb.data();
-  const uint32_t* eb = w.ebeg;
-  const uint16_t* el = w.elen;
-  const double* ew = w.ew;
-  bool scaled = false;
-  // forward (push); also resolves each position's single-character node
-  alpha[0] = 1.0;
-  int32_t E = 0;
-  for (uint32_t i = 0;; ++i) {
-    double a = alpha[i];
-    if (a < kLo || a > kHi) {
-      while ((a < kLo || a > kHi) && a > 0) {
-        const int k = a < kLo ? kStep : -kStep;
-        const double f = std::ldexp(1.0, k);
-        for (size_t q = i, qe = std::min<size_t>(n, i + D); q <= qe; ++q) alpha[q] *= f;
-        E -= k;
-        a = alpha[i];
-      }
-      scaled = true;
-    }
-    ea[i] = E;
-    if (i == n) break;
-    const uint32_t ch = w.chars[i];
-    const bool ok = ch - 1 < cm.K && cm.alive[ch - 1];
-    cid[i] = ok ? ch - 1 : kUnkNode;
-    const double p = ok ? cm.value[ch - 1] : cm.unk;
-    pc[i] = p;
-    alpha[i + 1] += a * p;
-    for (uint32_t e = eb[i], ee = eb[i + 1]; e < ee; ++e) alpha[i + el[e]] += a * ew[e];
-  }
-  // backward (pull)
-  beta[n] = 1.0;
-  ebx[n] = 0;
-  int32_t EB = 0;
-  for (uint32_t i = n; i-- > 0;) {
-    double s = pc[i] * beta[i + 1];
-    for (uint32_t e = eb[i], ee = eb[i + 1]; e < ee; ++e) s += ew[e] * beta[i + el[e]];
-    beta[i] = s;
-    ebx[i] = EB;
-    if (s < kLo || s > kHi) {
-      while ((s < kLo || s > kHi) && s > 0) {
-        const int k = s < kLo ? kStep : -kStep;
-        const double f = std::ldexp(1.0, k);
-        EB -= k;
-        for (size_t q = i, qe = std::min<size_t>(n, i + D); q <= qe; ++q) {
-          beta[q] *= f;
-          ebx[q] = EB;
-        }
-        s = beta[i];
-      }
-      scaled = true;
-    }
-  }
-  // marginals; the exponent bookkeeping only for words that were rescaled
-  const double inv_z = count * kFix / alpha[n];
-  const uint32_t* ep = w.epiece;
-  if (!scaled) {
-    for (uint32_t i = 0; i < n; ++i) {
-      const double fa = alpha[i] * inv_z;
-      if (cid[i] != kUnkNode) out[cid[i]] += int64_t(fa * pc[i] * beta[i + 1] + 0.5);
-      for (uint32_t e = eb[i], ee = eb[i + 1]; e < ee; ++e) out[ep[e]] += int64_t(fa * ew[e] * beta[i + el[e]] + 0.5);
-    }
-    return;
-  }
-  const int32_t ez = ea[n];
-  for (uint32_t i = 0; i < n; ++i) {
-    const double fa = alpha[i] * inv_z;
-    const int32_t ka = ea[i] - ez;
-    if (cid[i] != kUnkNode) out[cid[i]] += int64_t(fa * pc[i] * beta[i + 1] * pow2(ka + ebx[i + 1]) + 0.5);
-    for (uint32_t e = eb[i], ee = eb[i + 1]; e < ee; ++e) {
-      const uint32_t l = el[e];
-      out[ep[e]] += int64_t(fa * ew[e] * beta[i + l] * pow2(ka + ebx[i + l]) + 0.5);
-    }
-  }
-}
-
-// Best segmentation of one word (max total score); `self` (a piece id) may not span the whole word. Fills
-// z.best, z.back_id (piece or kUnkNode) and z.back_pos (start of the last piece ending at each position).
-void word_viterbi(const WordLattice& w, const CharModel& cm, uint32_t self, Scratch& z) {
-  const uint32_t n = w.n;
-  z.best.assign(n + 1, kNegInf);
-  z.back_id.resize(n + 1);
-  z.back_pos.resize(n + 1);
-  double* best = z.best.data();
-  uint32_t* bid = z.back_id.data();
-  uint32_t* bpos = z.back_pos.data();
-  const uint32_t* eb = w.ebeg;
-  const uint16_t* el = w.elen;
-  const double* ew = w.ew;
-  const uint32_t* ep = w.epiece;
-  best[0] = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    const double bi = best[i];
-    if (bi == kNegInf) continue;
-    const uint32_t ch = w.chars[i];
-    const bool ok = ch - 1 < cm.K && cm.alive[ch - 1];
-    const double cs = bi + (ok ? cm.value[ch - 1] : cm.unk);
-    if (cs > best[i + 1]) {
-      best[i + 1] = cs;
-      bid[i + 1] = ok ? ch - 1 : kUnkNode;
-      bpos[i + 1] = i;
-    }
-    for (uint32_t e = eb[i], ee = eb[i + 1]; e < ee; ++e) {
-      const uint32_t l = el[e];
-      if (i + l > n || (i == 0 && ep[e] == self)) continue;
-      const double v = bi + ew[e];
-      if (v > best[i + l]) {
-        best[i + l] = v;
-        bid[i + l] = ep[e];
-        bpos[i + l] = i;
-      }
-    }
-  }
-}
-}  // namespace
 
 EmTrainer::EmTrainer(const TrainCorpus& corpus, SeedSet seeds, const UnigramTrainerOptions& opts, int num_threads)
     : c_(corpus), s_(std::move(seeds)), o_(opts), threads_(num_threads) {
@@ -202,8 +18,77 @@ EmTrainer::EmTrainer(const TrainCorpus& corpus, SeedSet seeds, const UnigramTrai
   alive_count_ = s_.pos.size();
   prob_.assign(s_.pos.size(), 0.0);
   elen_.resize(s_.edge_piece.size());
-  for (size_t e = 0; e < elen_.size(); ++e) elen_[e] = s_.len[s_.edge_piece[e]];
+  edges_of_.assign(s_.pos.size(), 0);
+  for (size_t e = 0; e < elen_.size(); ++e) {
+    elen_[e] = s_.len[s_.edge_piece[e]];
+    ++edges_of_[s_.edge_piece[e]];
+  }
+  build_segments();
   refresh();
+}
+
+EmTrainer::~EmTrainer() = default;
+
+Scratch& EmTrainer::scratch(size_t t) const {
+  while (scratch_.size() <= t) scratch_.push_back(std::make_unique<Scratch>());
+  return *scratch_[t];
+}
+
+void EmTrainer::build_segments() {
+  const uint32_t* text = c_.text.data();
+  const uint32_t* eb = s_.edge_begin.data();
+  const uint16_t* el = elen_.data();
+  // open addressing over (hash, segment index); a stretch is looked up by content
+  std::vector<std::pair<uint64_t, uint32_t>> table(1024, {0, UINT32_MAX});
+  size_t used = 0;
+  auto add = [&](uint32_t off, uint32_t len, uint64_t count) {
+    const uint64_t h = hash_bytes(text + off, size_t(len) * sizeof(uint32_t));
+    if ((used + 1) * 2 > table.size()) {
+      std::vector<std::pair<uint64_t, uint32_t>> old(table.size() * 2, {0, UINT32_MAX});
+      old.swap(table);
+      for (const auto& x : old)
+        if (x.second != UINT32_MAX)
+          for (size_t i = x.first & (table.size() - 1);; i = (i + 1) & (table.size() - 1))
+            if (table[i].second == UINT32_MAX) {
+              table[i] = x;
+              break;
+            }
+    }
+    for (size_t i = h & (table.size() - 1);; i = (i + 1) & (table.size() - 1)) {
+      auto& x = table[i];
+      if (x.second == UINT32_MAX) {
+        x = {h, uint32_t(segs_.size())};
+        segs_.push_back(Segment{off, len, count});
+        ++used;
+        return;
+      }
+      const Segment& g = segs_[x.second];
+      if (x.first == h && g.len == len && std::equal(text + off, text + off + len, text + g.off)) {
+        segs_[x.second].count += count;
+        return;
+      }
+    }
+  };
+  for (size_t w = 0; w < c_.num_words(); ++w) {
+    const uint32_t b = c_.word_begin[w], n = c_.word_begin[w + 1] - 1 - b;
+    uint32_t start = 0, reach = 0;
+    for (uint32_t p = 0; p < n; ++p) {
+      if (p > start && reach <= p) {  // nothing spans p: a cut
+        add(b + start, p - start, c_.word_count[w]);
+        start = p;
+      }
+      uint32_t r = p + 1;
+      for (uint32_t e = eb[b + p]; e < eb[b + p + 1]; ++e) r = std::max<uint32_t>(r, p + el[e]);
+      reach = std::max(reach, r);
+    }
+    if (n > start) add(b + start, n - start, c_.word_count[w]);
+  }
+}
+
+void EmTrainer::kill(uint32_t j) {
+  alive_[j] = 0;
+  --alive_count_;
+  dead_edges_ += edges_of_[j];
 }
 
 void EmTrainer::refresh() {
@@ -242,19 +127,20 @@ void EmTrainer::compact() {
   ep.shrink_to_fit();
   elen_.resize(w);
   elen_.shrink_to_fit();
+  std::fill(edges_of_.begin(), edges_of_.end(), 0);
+  for (uint32_t j : ep) ++edges_of_[j];
+  dead_edges_ = 0;
 }
 
 void EmTrainer::maybe_compact() {
-  size_t dead = 0;
-  for (uint32_t j : s_.edge_piece) dead += !alive_[j];
-  if (dead * 8 > s_.edge_piece.size()) compact();
+  if (dead_edges_ * 8 > s_.edge_piece.size()) compact();
 }
 
 void EmTrainer::e_step(std::vector<int64_t>& expected) const {
-  const size_t W = c_.num_words(), S = s_.pos.size(), D = max_len_;
+  const size_t W = segs_.size(), S = s_.pos.size(), D = max_len_;
   const int T = resolve_threads(threads_, W);
   std::vector<std::vector<int64_t>> acc(size_t(T), std::vector<int64_t>(S, 0));
-  std::vector<Scratch> scr(static_cast<size_t>(T));
+  for (int t = 0; t < T; ++t) scratch(size_t(t));
   // Per-edge probabilities (0 for dead pieces not yet compacted), so the passes read edges as streams.
   const uint32_t* ep = s_.edge_piece.data();
   ew_.resize(s_.edge_piece.size());
@@ -264,8 +150,8 @@ void EmTrainer::e_step(std::vector<int64_t>& expected) const {
     return WordLattice{n, c_.text.data() + b, s_.edge_begin.data() + b, ep, elen_.data(), ew_.data()};
   };
   parallel_for(W, T, [&](int tw, size_t wi) {
-    const uint32_t b = c_.word_begin[wi], n = c_.word_begin[wi + 1] - 1 - b;
-    word_expect(lattice(b, n), cm, double(c_.word_count[wi]), D, scr[size_t(tw)], acc[size_t(tw)].data());
+    const Segment& g = segs_[wi];
+    word_expect(lattice(g.off, g.len), cm, double(g.count), D, *scratch_[size_t(tw)], acc[size_t(tw)].data());
   });
   expected.assign(S, 0);
   for (const auto& a : acc)
@@ -278,8 +164,7 @@ void EmTrainer::m_step(const std::vector<int64_t>& expected) {
     if (!alive_[j]) continue;
     const double f = double(expected[j]) / kFix;
     if (f < 0.5) {  // sentencepiece's threshold: pieces expected less than half a time go
-      alive_[j] = 0;
-      --alive_count_;
+      kill(uint32_t(j));
       continue;
     }
     sum += f;
@@ -305,13 +190,15 @@ void EmTrainer::prune(size_t desired) {
   };
   // 1. Each multi-character piece's best segmentation without itself.
   const int T = resolve_threads(threads_, S);
-  std::vector<Scratch> scr(static_cast<size_t>(T));
+  for (int t = 0; t < T; ++t) scratch(size_t(t)).alt.clear();
+  std::vector<Scratch*> scr(static_cast<size_t>(T));
+  for (int t = 0; t < T; ++t) scr[size_t(t)] = scratch_[size_t(t)].get();
   std::vector<uint8_t> removable(S, 0);
   std::vector<uint16_t> alt_thread(S, 0), alt_n(S, 0);
   std::vector<uint32_t> alt_off(S, 0);
   parallel_for(S, T, [&](int tw, size_t j) {
     if (!alive_[j] || len[j] < 2) return;
-    Scratch& z = scr[size_t(tw)];
+    Scratch& z = *scr[size_t(tw)];
     word_viterbi(lattice(s_.pos[j], len[j]), cm, uint32_t(j), z);
     if (z.best[len[j]] > score[j]) {
       removable[j] = 1;  // its own best segmentation splits it: nothing is lost without it
@@ -324,15 +211,15 @@ void EmTrainer::prune(size_t desired) {
   });
 
   // 2. Viterbi frequencies over the corpus (integers: exact, thread-independent sums).
-  const size_t W = c_.num_words();
+  const size_t W = segs_.size();
   const int TW = resolve_threads(threads_, W);
   std::vector<std::vector<int64_t>> fr(size_t(TW), std::vector<int64_t>(S, 0));
-  std::vector<Scratch> wscr(static_cast<size_t>(TW));
+  std::vector<Scratch> wscr(static_cast<size_t>(TW));  // not the per-thread pool: its .alt is still in use
   parallel_for(W, TW, [&](int tw, size_t wi) {
     Scratch& z = wscr[size_t(tw)];
-    const uint32_t b = c_.word_begin[wi], n = c_.word_begin[wi + 1] - 1 - b;
+    const uint32_t b = segs_[wi].off, n = segs_[wi].len;
     word_viterbi(lattice(b, n), cm, kUnkNode, z);
-    const int64_t cnt = int64_t(c_.word_count[wi]);
+    const int64_t cnt = int64_t(segs_[wi].count);
     for (uint32_t i = n; i > 0; i = z.back_pos[i])
       if (z.back_id[i] != kUnkNode) fr[size_t(tw)][z.back_id[i]] += cnt;
   });
@@ -358,7 +245,7 @@ void EmTrainer::prune(size_t desired) {
       ++kept;
       continue;
     }
-    const uint32_t* alt = scr[alt_thread[j]].alt.data() + alt_off[j];
+    const uint32_t* alt = scr[alt_thread[j]]->alt.data() + alt_off[j];
     const double fj = freq[j], n_alt = double(alt_n[j]);
     const double logprob_sp = std::log(fj) - logsum;
     const double logsum_alt = std::log(sum + fj * (n_alt - 1));  // fj moves onto each alternative piece
@@ -376,8 +263,8 @@ void EmTrainer::prune(size_t desired) {
     keep[x.second] = 1;
     ++kept;
   }
-  for (size_t j = 0; j < S; ++j) alive_[j] = alive_[j] && keep[j];
-  alive_count_ = kept;
+  for (size_t j = 0; j < S; ++j)
+    if (alive_[j] && !keep[j]) kill(uint32_t(j));
   refresh();
 }
 
@@ -389,24 +276,17 @@ void EmTrainer::run(size_t desired, const UnigramProgress& progress, UnigramTrai
     for (double a = double(alive_count_); a > double(desired); a *= o_.shrinking_factor) ++r;
     return r;
   };
-  auto now_s = [] { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
-  const bool tr = std::getenv("FASTLM_UG_TRACE") != nullptr;
   while (true) {
     for (int it = 0; it < std::max(1, o_.num_sub_iterations); ++it) {
       maybe_compact();
-      double a = now_s();
       e_step(expected);
-      double b = now_s();
       m_step(expected);
-      if (tr) std::fprintf(stderr, "[ug]   E %.3f M %.3f alive %zu edges %zu\n", b - a, now_s() - b, alive_count_, s_.edge_piece.size());
       ++stats.em_steps;
     }
     ++round;
     if (progress) progress(1, round, estimate());
     if (alive_count_ <= desired) break;
-    double a = now_s();
     prune(desired);
-    if (tr) std::fprintf(stderr, "[ug]   prune %.3f alive %zu\n", now_s() - a, alive_count_);
     ++stats.prune_rounds;
   }
 }

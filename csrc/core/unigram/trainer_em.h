@@ -23,6 +23,7 @@
 // pieces per round, never fewer than 1.1 x the target.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/unigram/trainer.h"
@@ -31,14 +32,32 @@
 namespace fastlm {
 namespace unigram {
 
+// An independent stretch of a word: no piece crosses its ends, so forward-backward and Viterbi factorize over
+// stretches. Words are cut wherever no seed edge spans the position (pieces never mix scripts, so "said," is
+// "said" | ","), and equal stretches are merged with their counts summed: Japanese lines shrink to their
+// distinct clauses, English words lose their punctuation variants. About 2x fewer positions to visit.
+struct Segment {
+  uint32_t off;    // text position
+  uint32_t len;    // characters
+  uint64_t count;  // occurrences in the corpus
+};
+
+struct Scratch;
+
 class EmTrainer {
  public:
   EmTrainer(const TrainCorpus& corpus, SeedSet seeds, const UnigramTrainerOptions& opts, int num_threads);
+  ~EmTrainer();
 
   // EM rounds and pruning until at most `desired` pieces remain.
   void run(size_t desired, const UnigramProgress& progress, UnigramTrainStats& stats);
   // The required characters, then the best other pieces up to `target` in all, sorted by score (ties: bytes).
   std::vector<TrainedPiece> finalize(size_t target) const;
+  // One more pruning round straight to `target` pieces (the last ~10% cut by the same likelihood loss as every
+  // other cut; truncating by score, sentencepiece's way, was rejected: 0.8% more tokens on the en+ja benchmark).
+  void prune_to(size_t target) {
+    if (alive_count_ > target) prune(target);
+  }
   size_t alive() const { return alive_count_; }
 
  private:
@@ -46,6 +65,8 @@ class EmTrainer {
   void m_step(const std::vector<int64_t>& expected);
   void prune(size_t desired);
   void refresh();   // probabilities and min score after a score change
+  void build_segments();
+  void kill(uint32_t piece);
   void compact();   // drops the edges of dead pieces
   void maybe_compact();  // compact() once an eighth of the edges are dead (until then they weigh 0)
   size_t max_len() const { return max_len_; }
@@ -61,6 +82,11 @@ class EmTrainer {
   std::vector<double> prob_;    // [S] exp(score) of alive pieces
   std::vector<uint16_t> elen_;  // [E] length of each edge's piece (kept in step with edge_piece)
   mutable std::vector<double> ew_;  // [E] scratch: each edge's probability (E-step) or score (pruning)
+  std::vector<Segment> segs_;
+  std::vector<uint32_t> edges_of_;  // [S] edges per piece (at the last compaction)
+  size_t dead_edges_ = 0;
+  mutable std::vector<std::unique_ptr<Scratch>> scratch_;  // per thread, kept warm across steps
+  Scratch& scratch(size_t t) const;
   double min_score_ = 0, unk_prob_ = 0, unk_score_ = 0;
 };
 

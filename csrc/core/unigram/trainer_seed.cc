@@ -3,9 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <string_view>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
 
 #include "core/error.h"
 #include "core/unicode.h"
@@ -188,17 +185,12 @@ TrainCorpus build_corpus(const bpe::PieceCounter& words, double coverage) {
   return c;
 }
 
-static double tnow() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-#define STRACE(m) if (std::getenv("FASTLM_UG_TRACE")) std::fprintf(stderr, "[ug]    seed %-8s %.3f\n", m, tnow() - t0)
 SeedSet make_seeds(const TrainCorpus& c, const UnigramTrainerOptions& o) {
-  const double t0 = tnow();
   const std::vector<uint32_t>& t = c.text;
   const size_t n = t.size(), D = std::max<size_t>(1, std::min<size_t>(o.max_piece_length, 65535));
   const uint32_t K = c.num_required;
   const std::vector<uint16_t> vmax = valid_lengths(c, char_classes(c, o), o);
-  STRACE("vmax");
   const std::vector<uint32_t> sa = suffix_array(t, K + 2, D);
-  STRACE("sa");
 
   // lcp[k] = common prefix of sa[k-1] and sa[k], cut at D and at separators; lcp[0] = lcp[n] = 0.
   std::vector<uint16_t> lcp(n + 1, 0);
@@ -208,7 +200,6 @@ SeedSet make_seeds(const TrainCorpus& c, const UnigramTrainerOptions& o) {
     while (l < D && a + l < n && b + l < n && t[a + l] == t[b + l] && t[a + l] != 0) ++l;
     lcp[k] = static_cast<uint16_t>(l);
   }
-  STRACE("lcp");
   // W[k] = total word count of sa[0..k) (each suffix weighs as much as its word occurs).
   std::vector<uint64_t> W(n + 1, 0);
   {
@@ -247,7 +238,6 @@ SeedSet make_seeds(const TrainCorpus& c, const UnigramTrainerOptions& o) {
   }
   for (size_t k = 0; k < n; ++k)  // singletons: one distinct word, frequent enough
     consider(static_cast<uint32_t>(k), static_cast<uint32_t>(k), D, std::max(lcp[k], lcp[k + 1]));
-  STRACE("cands");
   std::vector<uint64_t>().swap(W);
   std::vector<uint16_t>().swap(lcp);
 
@@ -257,7 +247,6 @@ SeedSet make_seeds(const TrainCorpus& c, const UnigramTrainerOptions& o) {
   }
   std::sort(cands.begin(), cands.end(), better);
 
-  STRACE("select");
   SeedSet s;
   const size_t S = K + cands.size();
   s.pos.resize(S);
@@ -286,7 +275,6 @@ SeedSet make_seeds(const TrainCorpus& c, const UnigramTrainerOptions& o) {
   std::vector<uint32_t> fill(s.edge_begin.begin(), s.edge_begin.end() - 1);
   for (size_t i = 0; i < cands.size(); ++i)
     for (uint32_t k = cands[i].lb; k <= cands[i].rb; ++k) s.edge_piece[fill[sa[k]]++] = static_cast<uint32_t>(K + i);
-  STRACE("edges");
   return s;
 }
 
