@@ -13,7 +13,7 @@ Comparable options: sentencepiece and fastlm run their defaults (nmt_nfkc, chara
 to 16 characters, split by whitespace/script/number, 2 EM sub-iterations, shrinking 0.75); sentencepiece gets
 max_sentence_length=2^20, else it skips the 49 Japanese lines longer than 4192 bytes and trains on less text.
 HF gets NFKC + Metaspace and the same vocab, shrinking factor, piece length and sub-iterations.
-The fastlm model is also loaded by sentencepiece, which must encode the held-back text to the same ids.
+The fastlm model is also loaded by sentencepiece, which must encode every held-back line to the same ids.
 """
 from __future__ import annotations
 
@@ -67,7 +67,9 @@ def _run(trainer: str, files, vocab: int, held: str, out: str) -> dict:
         import sentencepiece as spm
 
         sp = spm.SentencePieceProcessor(model_file=path)
-        extra["sp_same_ids"] = sp.encode(held) == ids
+        # line by line: on one 150k-character string the two encoders' float score sums can break a tie
+        # differently (also with sentencepiece-trained models), which says nothing about the trained model
+        extra["sp_same_ids"] = all(sp.encode(line) == tok.encode(line) for line in held.splitlines())
     elif trainer == "sentencepiece":
         import sentencepiece as spm
 
@@ -162,7 +164,7 @@ def test_unigram_training_vs_references(data_dir):
         assert fl["vocab_out"] == CASES[case][1]
         assert fl["sp_same_ids"], "sentencepiece encodes the held-back text differently with the fastlm model"
         for r in rows:
-            if "skip" in r:
+            if "skip" in r or r["trainer"] == "fastlm":
                 continue
             RESULTS.append({"suite": f"unigram-train-{case}", "case": f"vocab {r['vocab']}, {r['threads']} threads",
                             "anchor": r["trainer"], "MB": r["MB"], "fastlm_MBps": round(r["MB"] / fl["secs"], 2),

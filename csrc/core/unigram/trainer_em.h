@@ -35,7 +35,8 @@ namespace unigram {
 // An independent stretch of a word: no piece crosses its ends, so forward-backward and Viterbi factorize over
 // stretches. Words are cut wherever no seed edge spans the position (pieces never mix scripts, so "said," is
 // "said" | ","), and equal stretches are merged with their counts summed: Japanese lines shrink to their
-// distinct clauses, English words lose their punctuation variants. About 2x fewer positions to visit.
+// distinct clauses, English words lose their punctuation variants: a third fewer positions to visit on the
+// en+ja benchmark (589k -> 392k).
 struct Segment {
   uint32_t off;    // text position
   uint32_t len;    // characters
