@@ -1,18 +1,19 @@
 // EM over the seed pieces (see trainer.h for the schedule): E-step, M-step, pruning and the final selection.
 //
 // Legend as in trainer_seed.h (N text positions, S seed pieces, E edges, K characters, T threads).
-// Piece ids never change: a piece dropped by the M-step or by pruning is marked dead and its edges are compacted
-// out of the CSR (edge_begin[N+1], edge_piece[E]). The single-character edge of a position is implicit: the piece
-// of its character if alive, else the unknown node (score min_score - 10, as sentencepiece's lattice).
+// Piece ids never change: a piece dropped by the M-step or by pruning is marked dead (probability 0, score -inf)
+// and its edges are compacted out of the CSR (edge_begin[N+1], edge_piece[E]) once an eighth of them are dead.
+// The single-character edge of a position is implicit: the piece of its character if alive, else the unknown
+// node (score min_score - 10, as sentencepiece's lattice).
 //
-// E-step, per distinct word of n characters (flat arrays, no lattice nodes):
+// E-step, per segment of n characters (see Segment; flat arrays, no lattice nodes):
 //   forward   alpha[0..n] pushed left to right: alpha[i + len] += alpha[i] * p(piece)
 //   backward  beta[0..n] pulled right to left: beta[i] = sum p(piece) * beta[i + len]
 //   marginal  count(piece at i) += word_count * alpha[i] * p * beta[i + len] / alpha[n]
-// in linear space (doubles; a log-space pass costs an exp and a log per edge, ~3x slower), kept in range by
-// rescaling: when a finished value leaves [2^-128, 2^128], it and the pending window of max_piece_length
+// in linear space (doubles; log space was rejected: an exp and a log per edge would dominate the pass), kept in
+// range by rescaling: when a finished value leaves [2^-128, 2^128], it and the pending window of max_piece_length
 // positions after it are multiplied by 2^(-+128) and the position records the exponent; marginals reapply the
-// exponent difference (a multiple of 128) from a small table. Words shorter than ~20 characters never rescale.
+// exponent difference (a multiple of 128) from a small table. Short segments never rescale and skip that.
 // Counts are summed per thread in 2^-24 fixed point (int64), so the sum is exact and independent of T.
 //
 // Pruning, as sentencepiece: for each multi-character piece, its best segmentation without itself (a Viterbi over
