@@ -54,6 +54,12 @@ def _cmd_train(args: argparse.Namespace, rest: List[str]) -> int:
         opts["min_frequency"] = args.min_frequency
     if args.num_threads is not None:
         opts["num_threads"] = args.num_threads
+    # unigram (SentencePiece) options
+    for key in ("character_coverage", "max_piece_length", "normalization"):
+        if getattr(args, key) is not None:
+            opts[key] = getattr(args, key)
+    if args.byte_fallback:
+        opts["byte_fallback"] = True
     tok = train(args.model, args.files, **opts)
     tok.save(args.output)
     print(f"trained {args.model} tokenizer with {tok.vocab_size} tokens -> {args.output}")
@@ -108,7 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--special-tokens", default=None, help="comma-separated special tokens")
     t.add_argument("--min-frequency", type=int, default=None)
     t.add_argument("--num-threads", type=int, default=None)
-    t.add_argument("-o", "--output", required=True, help="tokenizer.json (or .tiktoken for BPE)")
+    t.add_argument("--character-coverage", type=float, default=None, help="unigram: share of characters kept")
+    t.add_argument("--max-piece-length", type=int, default=None, help="unigram: longest piece, in characters")
+    t.add_argument("--normalization", default=None, help="unigram: nmt_nfkc (default), nfkc or identity")
+    t.add_argument("--byte-fallback", action="store_true", help="unigram: add <0xNN> byte pieces")
+    t.add_argument("-o", "--output", required=True,
+                   help="tokenizer.json (or .tiktoken for BPE, .model for unigram)")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_cmd_train)
 
