@@ -29,7 +29,6 @@ PENDING = {
     "python/fastlm/formats/hf_bpe.py",
     "python/fastlm/formats/hf_wordpiece.py",
     "python/fastlm/shards.py",
-    "python/fastlm/training/bpe.py",
     "python/fastlm/tokdemo.py",
     "python/fastlm/demo.py",
     "python/fastlm/models/config.py",

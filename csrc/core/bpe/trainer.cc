@@ -228,6 +228,19 @@ class Merger {
     return s.local;
   }
 
+  // The pair starting at position i (record r) was `old` (kNone: untracked) and is now (a, b), one of them the
+  // merged token m: moves c occurrences from old to (a, b) and lists position i for (a, b).
+  void repoint(Pos& r, uint32_t i, uint32_t old, uint32_t a, uint32_t b, uint32_t m, int64_t c, bool fresh) {
+    if (old != kNone) count_[old] -= c;
+    r.pair = kNone;
+    if (too_long(a, b)) return;
+    uint32_t l = step_pair(a, b, m, fresh);
+    uint32_t q = touched_[l];
+    count_[q] += c;
+    r.pair = q;
+    step_occ_.push_back(StepOcc{l, i});
+  }
+
   // Merges every occurrence of pair p = (a, b) into token m, left to right within each word (so "a a a" with
   // (a, a) gives "aa a"). An occurrence is current iff its position still starts pair p: symbols only grow, so
   // a position that stopped starting (a, b) never starts it again, and duplicate or stale entries are skipped.
@@ -260,32 +273,12 @@ class Merger {
       int64_t c = count_at(pg);
       uint32_t pv = pg.prev;
       Pos& pp = pos_[pv];
-      if (pp.sym != kEnd) {  // (x, a) -> (x, m)
-        if (pp.pair != kNone) count_[pp.pair] -= c;
-        uint32_t x = pp.sym;
-        if (too_long(x, m)) {
-          pp.pair = kNone;
-        } else {
-          uint32_t l = step_pair(x, m, m, fresh);
-          uint32_t q = touched_[l];
-          count_[q] += c;
-          pp.pair = q;
-          step_occ_.push_back(StepOcc{l, pv});
-        }
-      }
+      if (pp.sym != kEnd) repoint(pp, pv, pp.pair, pp.sym, m, m, c, fresh);  // (x, a) -> (x, m)
       pg.sym = m;
       pg.pair = kNone;
       if (pn.sym != kEnd) {  // (b, y) -> (m, y)
-        if (ph.pair != kNone) count_[ph.pair] -= c;
-        uint32_t y = pn.sym;
         pn.prev = g;
-        if (!too_long(m, y)) {
-          uint32_t l = step_pair(m, y, m, fresh);
-          uint32_t q = touched_[l];
-          count_[q] += c;
-          pg.pair = q;
-          step_occ_.push_back(StepOcc{l, g});
-        }
+        repoint(pg, g, ph.pair, m, pn.sym, m, c, fresh);
       }
       ph.sym = kDead;
       ph.pair = kNone;
