@@ -68,6 +68,15 @@ def test_vocab_size_stops_training_and_byte_tokens_come_first():
     assert tok.encode(" lower") == [258, ord("e"), ord("r")]
 
 
+def test_ties_between_long_tokens_by_hand():
+    # Pieces (\w+): "abcdefghx" x3, "abcdefghy" x3. Every pair of "abcdefgh" occurs 6 times; among ties the
+    # smallest left bytes win, so the token grows from the left: ab, abc, ..., abcdefgh. Then (abcdefgh, x) and
+    # (abcdefgh, y) tie at 3 and agree on their first 8 bytes: the right token decides (x < y).
+    docs = ["abcdefghx abcdefghy"] * 3
+    prefix = [(b"abcdefgh"[:i], b"abcdefgh"[i:i + 1], 6) for i in range(1, 8)]
+    assert _merges(docs, pattern=r"\w+", min_frequency=1) == prefix + [(b"abcdefgh", b"x", 3), (b"abcdefgh", b"y", 3)]
+
+
 def test_custom_regex_pattern_is_split_in_python():
     # \w+ keeps words without their spaces; unmatched text (spaces) is dropped, as tiktoken does.
     # Pieces: "ab" x3, "abc" x1 -> (a,b) 4 first, then (ab,c) 1 < min_frequency 2 -> stop.

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 
 #include "core/error.h"
+#include "core/bpe/trainer_queue.h"
 #include "core/hash.h"
 
 namespace fastlm {
@@ -46,11 +46,11 @@ class Merger {
     size_t every = std::max<size_t>(1, target / 200);
     size_t last_report = 0;
     while (tokens_.size() < target) {
-      if (heap_.empty() && !refill()) break;
-      Entry e = pop_best();
+      PairEntry e;
+      if (!queue_.pop(e)) break;
       int64_t now = count_[e.pair];
       if (e.count != now) {  // stale: the pair lost occurrences since this entry was pushed
-        if (now > 0 && uint64_t(now) >= opts_.min_frequency) push(e.pair, e.key);
+        if (now > 0 && uint64_t(now) >= opts_.min_frequency) queue_.push(PairEntry{now, e.key, e.pair});
         continue;
       }
       if (uint64_t(now) < opts_.min_frequency) break;  // the freshest maximum is below the threshold
@@ -93,19 +93,12 @@ class Merger {
     uint32_t pair;
     uint32_t cnt;
   };
-  // A heap entry: the pair's count when pushed, and a 63-bit prefix of its tie-break order (tie_key).
-  struct Entry {
-    int64_t count;
-    uint64_t key;
-    uint32_t pair;
-  };
-
-  // Heap order: "a is worse than b" = lower count, or equal count and a's pair bytes sort after b's. Late in
+  // Queue order: "a is worse than b" = lower count, or equal count and a's pair bytes sort after b's. Late in
   // training most comparisons are ties between small counts; the key settles nearly all of them without
   // reading the tokens' bytes (comparing the byte strings cost ~25% of a 32K-vocab run in cache misses).
   struct Worse {
     const Merger* m;
-    bool operator()(const Entry& x, const Entry& y) const {
+    bool operator()(const PairEntry& x, const PairEntry& y) const {
       if (x.count != y.count) return x.count < y.count;
       if (x.key != y.key) return x.key > y.key;
       int c = cmp_bytes(m->tokens_[m->left_[x.pair]], m->tokens_[m->left_[y.pair]]);
@@ -214,10 +207,9 @@ class Merger {
       uint32_t q = pos_[g].pair;
       if (q != kNone) arena_[seg_begin_[q] + seg_len_[q]++] = g;
     }
-    cold_.reserve(count_.size());
+    queue_.reserve(count_.size());
     for (uint32_t q = 0; q < count_.size(); ++q)
-      if (uint64_t(count_[q]) >= opts_.min_frequency) cold_.push_back(Entry{count_[q], tie_key(q), q});
-    hot_min_ = std::numeric_limits<int64_t>::max();  // all cold: the first refill picks the threshold
+      if (uint64_t(count_[q]) >= opts_.min_frequency) queue_.add(PairEntry{count_[q], tie_key(q), q});
   }
 
   // The (left, right) -> pair index map, needed only when a merge re-creates an existing token (then pairs with
@@ -226,65 +218,6 @@ class Merger {
     indexed_ = true;
     pairs_.reserve(count_.size() + 1024);
     for (uint32_t q = 0; q < count_.size(); ++q) pairs_.insert(left_[q], right_[q], PairMap::Value{q, 0});
-  }
-
-  // The candidates: entries whose count is >= hot_min_ are in a heap, the others in an unordered cold list.
-  // Counts only fall (a rise comes with a fresh entry), so the best current entry of the heap beats every cold
-  // one. When the heap runs dry the threshold halves and the cold entries above it move in: most pairs never
-  // get near the top (a 32K-vocab run ends at count 4 with ~100K pairs below), and keeping them out of the heap
-  // keeps it small and cache-resident; one heap of everything spent ~2x as long in heap operations.
-  // The heap is 4-ary (children of i: 4i+1..4i+4): half the depth of a binary heap, and the four children
-  // share a cache line or two; std::push_heap/pop_heap (binary) spent ~1.3x as long.
-  static constexpr size_t kArity = 4;
-  bool refill() {
-    if (cold_.empty()) return false;
-    int64_t top = 0;
-    for (const Entry& e : cold_) top = std::max(top, e.count);
-    hot_min_ = std::max<int64_t>(1, top / 2);
-    auto mid = std::partition(cold_.begin(), cold_.end(), [this](const Entry& e) { return e.count < hot_min_; });
-    heap_.assign(mid, cold_.end());
-    cold_.erase(mid, cold_.end());
-    for (size_t i = heap_.size() / kArity + 1; i-- > 0;) sift_down(i);
-    return true;
-  }
-  void push(uint32_t p, uint64_t key) {
-    Entry e{count_[p], key, p};
-    if (e.count < hot_min_) {
-      cold_.push_back(e);
-      return;
-    }
-    size_t i = heap_.size();
-    heap_.push_back(e);
-    while (i > 0) {
-      size_t up = (i - 1) / kArity;
-      if (!worse_(heap_[up], e)) break;
-      heap_[i] = heap_[up];
-      i = up;
-    }
-    heap_[i] = e;
-  }
-  Entry pop_best() {
-    Entry top = heap_[0];
-    heap_[0] = heap_.back();
-    heap_.pop_back();
-    if (!heap_.empty()) sift_down(0);
-    return top;
-  }
-  void sift_down(size_t i) {
-    const size_t n = heap_.size();
-    if (i >= n) return;
-    Entry e = heap_[i];
-    for (;;) {
-      size_t c = kArity * i + 1;
-      if (c >= n) break;
-      size_t best = c, last = std::min(c + kArity, n);
-      for (size_t j = c + 1; j < last; ++j)
-        if (worse_(heap_[best], heap_[j])) best = j;
-      if (!worse_(e, heap_[best])) break;
-      heap_[i] = heap_[best];
-      i = best;
-    }
-    heap_[i] = e;
   }
 
   // The pair (a, b), one of them the merged token m, that gains occurrences in this step: looked up in a
@@ -365,7 +298,8 @@ class Merger {
     seg_len_[p] = 0;
     store_step_occurrences();
     for (uint32_t q : touched_)
-      if (count_[q] > 0 && uint64_t(count_[q]) >= opts_.min_frequency) push(q, tie_key(q));
+      if (count_[q] > 0 && uint64_t(count_[q]) >= opts_.min_frequency)
+        queue_.push(PairEntry{count_[q], tie_key(q), q});
   }
 
   // Appends this step's new occurrences to the arena, one contiguous run per touched pair (a counting sort by
@@ -423,8 +357,7 @@ class Merger {
   void release() {
     std::vector<Pos>().swap(pos_);
     std::vector<uint32_t>().swap(arena_);
-    std::vector<Entry>().swap(heap_);
-    std::vector<Entry>().swap(cold_);
+    queue_.release();
   }
 
   BpeTrainerOptions opts_;
@@ -463,10 +396,7 @@ class Merger {
   std::vector<uint64_t> step_count_;
   uint32_t step_ = 0;
 
-  std::vector<Entry> heap_;
-  std::vector<Entry> cold_;
-  int64_t hot_min_ = 0;
-  Worse worse_{this};
+  PairQueue<Worse> queue_{Worse{this}};
 };
 
 }  // namespace
