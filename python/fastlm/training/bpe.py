@@ -134,7 +134,7 @@ def _train(files_or_iterable: Any, *, vocab_size: int, pattern: str = "o200k", s
         model, merges, _ = _core.train_bpe(counter, vocab_size - len(specials), min_frequency, max_token_length or 0,
                                            progress_callback(bar))
     first = int(model.id_bound)
-    return _Trained(model, [tuple(m) for m in merges], {t: first + i for i, t in enumerate(specials)}, pat)
+    return _Trained(model, list(merges), {t: first + i for i, t in enumerate(specials)}, pat)
 
 
 def _regex_splitter(pat: str, specials: List[str]) -> Callable[[List[str]], List[Tuple[str, int]]]:
