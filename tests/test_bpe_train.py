@@ -77,6 +77,14 @@ def test_ties_between_long_tokens_by_hand():
     assert _merges(docs, pattern=r"\w+", min_frequency=1) == prefix + [(b"abcdefgh", b"x", 3), (b"abcdefgh", b"y", 3)]
 
 
+def test_huge_vocab_size_on_a_tiny_corpus_stops_when_pairs_run_out():
+    # The trainer sizes its tables by what the corpus can produce, not by vocab_size (64M tokens would be GBs).
+    assert _merges(["ab ab abc"], vocab_size=60_000_000, min_frequency=1, pattern=r"\w+") == [
+        (b"a", b"b", 3), (b"ab", b"c", 1)]
+    tok = fastlm.train("bpe", ["ab ab abc"], vocab_size=60_000_000, min_frequency=1, pattern=r"\w+", progress=False)
+    assert tok.n_vocab == 258
+
+
 def test_custom_regex_pattern_is_split_in_python():
     # \w+ keeps words without their spaces; unmatched text (spaces) is dropped, as tiktoken does.
     # Pieces: "ab" x3, "abc" x1 -> (a,b) 4 first, then (ab,c) 1 < min_frequency 2 -> stop.

@@ -30,19 +30,21 @@ constexpr uint64_t kAhead = 8;
 class Merger {
  public:
   Merger(const PieceCounter& counts, const BpeTrainerOptions& opts) : opts_(opts) {
-    cap_ = std::max<size_t>(opts.vocab_size, 256);
+    load_words(counts);
+    // A new token kills at least one position, so there are at most 256 + positions tokens: a huge vocab_size
+    // on a small corpus reserves no more than that.
+    cap_ = std::max<size_t>(256, std::min<size_t>(opts.vocab_size, 256 + pos_.size()));
     tokens_.reserve(cap_);
     tlen_.reserve(cap_);
     ids_.reserve(cap_ + 16);
     for (unsigned c = 0; c < 256; ++c) add_token(std::string(1, char(c)));
     step_slot_.assign(2 * cap_, StepSlot{0, 0});
-    load_words(counts);
     count_initial_pairs();
   }
 
   BpeTrainResult run(const TrainProgress& progress) {
     BpeTrainResult res;
-    size_t target = opts_.vocab_size;
+    size_t target = std::min(opts_.vocab_size, cap_);
     size_t every = std::max<size_t>(1, target / 200);
     size_t last_report = 0;
     while (tokens_.size() < target) {
@@ -361,7 +363,7 @@ class Merger {
   }
 
   BpeTrainerOptions opts_;
-  size_t cap_ = 0;                   // most tokens there can be: max(vocab_size, 256)
+  size_t cap_ = 0;                   // most tokens there can be (token ids index step_slot_)
   std::vector<std::string> tokens_;  // id -> bytes
   std::vector<uint32_t> tlen_;       // id -> byte length
   StringIdMap ids_;                  // bytes -> id (capacity for vocab_size tokens: never grows past it)
