@@ -282,6 +282,13 @@ def test_counts_past_32_bits():
     assert distinct == 4
 
 
+def test_counts_that_could_overflow_are_rejected():
+    counter = _core.BpeTrainCounter(_core.PretokKind.NONE, [])
+    counter.add_pieces([("ab", 2**62), ("cd", 2**62)])
+    with pytest.raises(ValueError, match="too large"):
+        _core.train_bpe(counter, 300, 2, 0, None)
+
+
 # ---------------------------------------------------------------------------------------------- streaming
 def test_small_chunks_give_the_same_merges(tmp_path, monkeypatch, lines):
     # Lines end in "\n" followed by a letter, so cutting at any line end leaves the pre-tokens unchanged.

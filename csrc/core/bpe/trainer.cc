@@ -147,8 +147,14 @@ class Merger {
   // order the counter hands the words out in (sorting 45K words by bytes cost 15% of an 8K-vocab run).
   void load_words(const PieceCounter& counts) {
     size_t total = 1;
+    uint64_t occurrences = 0;  // bytes x counts: bounds every pair count, which must fit in an int64
+    constexpr uint64_t kMaxOccurrences = uint64_t(1) << 62;
     counts.for_each([&](std::string_view s, uint64_t c) {
-      if (s.size() >= 2 && c) total += s.size() + 1;  // a single byte has no pair to merge
+      if (s.size() < 2 || !c) return;  // a single byte has no pair to merge
+      total += s.size() + 1;
+      if (c > (kMaxOccurrences - occurrences) / s.size())
+        throw ValueError("pre-token counts are too large: their total exceeds 2^62");
+      occurrences += c * s.size();
     });
     if (total >= kDead) throw ValueError("the distinct pre-tokens hold more than 4 GiB of text; train on less data");
     pos_.resize(total);
