@@ -172,6 +172,10 @@ def test_bad_corpus_types(tmp_path):
         fastlm.train("bpe", ["abc", b"abc"], vocab_size=300, progress=False)
     with pytest.raises(FileNotFoundError):
         fastlm.train("bpe", tmp_path / "missing.txt", vocab_size=300, progress=False)
+    with pytest.raises(TypeError, match="not int"):
+        fastlm.train("bpe", 42, vocab_size=300, progress=False)
+    with pytest.raises(TypeError, match="not bytes"):
+        fastlm.train("bpe", b"abc abc", vocab_size=300, progress=False)
 
 
 # -------------------------------------------------------------------------------------------------- round trips
