@@ -28,7 +28,6 @@ PENDING = {
     "python/fastlm/formats/hf_bpe.py",
     "python/fastlm/formats/hf_wordpiece.py",
     "python/fastlm/shards.py",
-    "python/fastlm/training/bpe.py",
 }
 
 

@@ -188,7 +188,9 @@ class WordPieceTrainCounter:
     def __init__(self, normalize: bool, clean_text: bool, handle_chinese_chars: bool, strip_accents: bool, lowercase: bool, special_tokens: collections.abc.Sequence[str]) -> None:
         ...
     def count_texts(self, texts: list, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
-        ...
+        """
+        Normalize, pre-tokenize and count the words of each text on C++ threads, GIL released.
+        """
     @property
     def distinct_words(self) -> int:
         ...
