@@ -28,7 +28,6 @@ PENDING = {
     "python/fastlm/formats/bert.py",
     "python/fastlm/formats/hf_bpe.py",
     "python/fastlm/formats/hf_wordpiece.py",
-    "python/fastlm/shards.py",
     "python/fastlm/training/bpe.py",
     "python/fastlm/tokdemo.py",
     "python/fastlm/demo.py",
