@@ -152,7 +152,9 @@ def _sentencepiece(data: bytes, name: str, unigram: bool) -> None:
     _check_offsets(fixed, ids, [s for s, _ in offs], [e for _, e in offs])
     if unigram and len(fixed) <= 256:
         best = tok.nbest(fixed, 3)
-        assert best and best[0] == ids, "the first n-best segmentation is the Viterbi one"
+        # equal-score segmentations (runs of one character) are ordered as sentencepiece orders them, which
+        # need not put the Viterbi tie-break first: compare with the reference, not with encode
+        assert best == ref.NBestEncodeAsIds(fixed, 3), "n-best list differs from sentencepiece"
         norm = tok.decode(ids)
         for seed in (0, 1):
             s = tok.encode(fixed, sample=True, alpha=0.5, nbest_size=-1, seed=seed)

@@ -1,0 +1,78 @@
+"""Every input the fuzzers ever failed on (fuzz/regressions/<target>/), plus the seed corpus, replayed through the
+same harness functions that fuzz/run.py drives; and a readable test for each bug the fuzzers found."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import IN_CI, data_path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "fuzz"))
+
+import common  # noqa: E402
+import run as fuzz_run  # noqa: E402
+
+fuzz_run._import_targets()
+NAMES = sorted(common.TARGETS)
+
+
+def test_every_target_has_seeds():
+    for name in NAMES:
+        assert fuzz_run.inputs_of(name), f"fuzz target {name} has no seed inputs (python fuzz/make_seeds.py)"
+
+
+def test_every_regression_folder_names_a_target():
+    if common.REGRESSIONS.exists():
+        for d in common.REGRESSIONS.iterdir():
+            assert d.name in common.TARGETS, f"fuzz/regressions/{d.name} matches no fuzz target"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_replay_seeds_and_regressions(name):
+    t = common.TARGETS[name]
+    why = t.available()
+    if why:
+        if IN_CI:
+            pytest.fail(f"fuzz target {name} cannot run: {why}")
+        pytest.skip(why)
+    failures = []
+    for p in fuzz_run.inputs_of(name):
+        try:
+            t.fn(p.read_bytes()[: t.max_len])
+        except BaseException as e:  # noqa: BLE001 - every kind of failure is reported
+            failures.append(f"{p.relative_to(ROOT)}: {type(e).__name__}: {e}"[:400])
+    assert not failures, "\n".join(failures)
+
+
+# ------------------------------------------------------------------------------------------ found by the fuzzers
+def test_tokenizer_json_with_a_wrong_typed_component_names_the_file(tmp_path):
+    """hf_json_struct: `"normalizer": true` (and other wrong-typed fields) raised AttributeError from deep inside
+    the loader; it is now a ValueError naming the file."""
+    import fastlm
+
+    src = json.loads(data_path("tokenizers", "bert-base-uncased", "tokenizer.json").read_text(encoding="utf-8"))
+    cases = {
+        "normalizer": True,
+        "post_processor": {"type": "TemplateProcessing", "single": 3},
+        "added_tokens": [{"content": "x"}],
+        "pre_tokenizer": [],
+    }
+    for key, value in cases.items():
+        obj = dict(src, **{key: value})
+        p = tmp_path / f"bad_{key}.json"
+        p.write_text(json.dumps(obj), encoding="utf-8")
+        with pytest.raises(ValueError, match=str(p.name)):
+            fastlm.load(p)
+
+
+def test_deeply_nested_tokenizer_json_is_a_clear_error(tmp_path):
+    import fastlm
+
+    p = tmp_path / "deep.json"
+    p.write_text('{"model": ' + "[" * 200_000 + "]" * 200_000 + "}", encoding="utf-8")
+    with pytest.raises(ValueError, match="deep.json"):
+        fastlm.load(p)
