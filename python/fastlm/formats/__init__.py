@@ -85,7 +85,13 @@ def load(path: Union[str, os.PathLike[str]], **options: Any) -> Tokenizer:
         raise FileNotFoundError(f"no such tokenizer file or directory: {str(p)!r}")
     for pred, loader in _DETECTORS:
         if pred(p):
-            return loader(p, **options)
+            try:
+                return loader(p, **options)
+            except ValueError as e:
+                # Every load error names the file (a check deep in the core may only know the position).
+                if str(p) in str(e) or p.name in str(e):
+                    raise
+                raise ValueError(f"{p}: {e}") from None
     raise ValueError(
         f"{p}: unrecognized tokenizer format (supported: .tiktoken, GPT-2 encoder.json + vocab.bpe"
         + "".join(", " + n for n in _EXTRA_NAMES) + ")"
