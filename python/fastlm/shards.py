@@ -11,21 +11,22 @@ run never leaves a half-written shard; re-running skips inputs whose shard is al
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ._io import atomic_write_bytes, atomic_write_text, atomic_writer
+from ._io import atomic_write_text, atomic_writer
 from .tokenizer import Tokenizer
 
-# Text per encode_batch call (characters). Memory while encoding one file is about this batch, its ids and the
-# document offsets; the tokens go straight to the shard's temp file (a 100 MB input never sits in memory).
-BATCH_BYTES = 4 << 20
+# Text per encode_batch call (characters). Memory while encoding a file is about 10x this batch (the str list,
+# UTF-8 copies, ids), whatever the file size: tokens and offsets go straight to temp files. 1 MB keeps that
+# near 10 MB and is still ~100k tokens per call, so the call overhead and thread start-up stay negligible.
+BATCH_BYTES = 1 << 20
 
 PathArg = Union[str, "os.PathLike[str]"]
 
@@ -76,20 +77,34 @@ def _with_eot(ids: "np.ndarray[Any, Any]", offs: "np.ndarray[Any, Any]", eot: in
     return out, offs + np.arange(n + 1)
 
 
-def _encode_one(tok: Tokenizer, src: Path, f: IO[bytes], dt: "np.dtype[Any]", eot: Optional[int],
-                num_threads: Optional[int], bar: Any) -> Tuple[int, "np.ndarray[Any, Any]"]:
-    """Stream the tokens of `src` into `f`; returns (number of tokens, document offsets int64[n_docs + 1])."""
-    doc_offsets: List["np.ndarray[Any, Any]"] = [np.zeros(1, dtype=np.int64)]
-    total = 0
+def _encode_one(tok: Tokenizer, src: Path, f: IO[bytes], offs_f: IO[bytes], dt: "np.dtype[Any]",
+                eot: Optional[int], num_threads: Optional[int], bar: Any) -> Tuple[int, int]:
+    """Stream the tokens of `src` into `f` and the document end offsets (raw int64) into `offs_f`; returns
+    (number of tokens, number of documents). Memory: one batch, whatever the file size."""
+    total = n_docs = 0
     for batch in _batches(src):
         ids, offs = tok.encode_batch_to_numpy(batch, num_threads=num_threads, disallowed_special=())
         if eot is not None:
             ids, offs = _with_eot(ids, offs, eot)
         f.write(ids.astype(dt, copy=False).tobytes())
-        doc_offsets.append(offs[1:] + total)
+        offs_f.write((offs[1:] + total).astype(np.int64).tobytes())
         total += len(ids)
+        n_docs += len(batch)
         bar.update(sum(len(s) for s in batch))
-    return total, np.concatenate(doc_offsets)
+    return total, n_docs
+
+
+def _write_npy_int64(f: IO[bytes], raw: IO[bytes], n: int) -> None:
+    """Write an int64[n + 1] .npy: the leading 0, then the n values held raw in `raw`, copied in chunks."""
+    np.lib.format.write_array_header_1_0(f, {"descr": np.dtype(np.int64).str, "fortran_order": False,
+                                             "shape": (n + 1,)})
+    f.write(np.zeros(1, dtype=np.int64).tobytes())
+    raw.seek(0)
+    while True:
+        chunk = raw.read(1 << 20)
+        if not chunk:
+            break
+        f.write(chunk)
 
 
 def encode_files(
@@ -140,13 +155,13 @@ def encode_files(
                 continue
             # The .bin is renamed into place only after its .idx.npy is written: a run killed anywhere leaves
             # no shard without its offsets, and index.json (written last) lists only complete shards.
-            with atomic_writer(out / f"{name}.bin") as f:
-                total, offsets = _encode_one(tok, p, f, dt, eot, num_threads, bar)
-                buf = io.BytesIO()
-                np.save(buf, offsets)
-                atomic_write_bytes(out / f"{name}.idx.npy", buf.getvalue())
+            # The offsets stream into an unnamed temp file (gone with the process, whatever kills it).
+            with atomic_writer(out / f"{name}.bin") as f, tempfile.TemporaryFile(dir=out) as raw:
+                total, n_docs = _encode_one(tok, p, f, raw, dt, eot, num_threads, bar)
+                with atomic_writer(out / f"{name}.idx.npy") as g:
+                    _write_npy_int64(g, raw, n_docs)
             entry = {"name": name, "source": str(p.resolve()), "size": st.st_size, "mtime": st.st_mtime,
-                     "n_tokens": int(total), "n_docs": int(len(offsets) - 1)}
+                     "n_tokens": int(total), "n_docs": int(n_docs)}
             done[name] = entry
             index["shards"] = [done[n] for n in names if n in done]
             atomic_write_text(index_path, json.dumps(index, indent=2))
