@@ -76,3 +76,49 @@ def test_deeply_nested_tokenizer_json_is_a_clear_error(tmp_path):
     p.write_text('{"model": ' + "[" * 200_000 + "]" * 200_000 + "}", encoding="utf-8")
     with pytest.raises(ValueError, match="deep.json"):
         fastlm.load(p)
+
+
+def test_sentencepiece_decode_strips_every_leading_space_piece_like_the_reference():
+    """encode_sp_unigram_kyoto: text starting with U+2581 (or a space, with remove_extra_whitespaces off)
+    begins with a lone "▁" piece; sentencepiece strips the next piece's "▁" too, fastlm printed a space."""
+    spm = pytest.importorskip("sentencepiece")
+    for name in ("kyoto_ja_unigram_8000", "xlnet_spiece", "llama2_tokenizer", "botchan_en_bpe_1000"):
+        path = data_path("tokenizers", "sentencepiece", name + ".model")
+        ours, ref = fastlm_load(path), spm.SentencePieceProcessor(model_file=str(path))
+        for text in ("\u2581123/x", "\u2581\u2581a", " \u2581b", "\u2581", "  lead", "a\u2581b"):
+            ids = ref.encode(text)
+            assert ours.decode(ids) == ref.decode(ids), (name, text)
+            assert ours.decode([ref.piece_to_id("\u2581")] * 2 + ids) == ref.decode([ref.piece_to_id("\u2581")] * 2
+                                                                                  + ids), (name, text)
+
+
+def test_tokenizer_json_split_regex_keeps_the_text_between_matches(tmp_path):
+    """load_hf_json: a Split(Regex, Isolated) whose pattern does not match every character dropped the
+    unmatched text (findall semantics); HF keeps it as pieces of its own, and so does fastlm now."""
+    tokenizers = pytest.importorskip("tokenizers")
+    from fastlm.formats.bytelevel import bytes_to_token
+
+    vocab = {bytes_to_token(bytes([b])): b for b in range(256)}
+    obj = {"version": "1.0", "added_tokens": [], "normalizer": None, "post_processor": None,
+           "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+               {"type": "Split", "pattern": {"Regex": "[a-z]+"}, "behavior": "Isolated", "invert": False},
+               {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]},
+           "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+           "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                     "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                     "vocab": vocab, "merges": []}}
+    p = tmp_path / "tokenizer.json"
+    p.write_text(json.dumps(obj), encoding="utf-8")
+    ours, ref = fastlm_load(p), tokenizers.Tokenizer.from_file(str(p))
+    for text in ("ab 12 CD!", "Z", "〆x〆", ""):
+        assert ours.encode(text) == ref.encode(text, add_special_tokens=False).ids, text
+        assert ours.decode(ours.encode(text)) == text
+    import pickle
+
+    assert pickle.loads(pickle.dumps(ours)).encode("Z9z") == ours.encode("Z9z")
+
+
+def fastlm_load(path):
+    import fastlm
+
+    return fastlm.load(path)

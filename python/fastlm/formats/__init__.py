@@ -120,7 +120,8 @@ def rebuild(state: Dict[str, Any]) -> Tokenizer:
             return load_gpt2(*state["gpt2"], special_tokens=state.get("special_tokens"))
         model = _core.BpeModel.from_tiktoken_bytes(state["ranks_tiktoken"], "<pickle>")
         return build_bpe(model, pattern=state["pattern"], special_tokens=state.get("special_tokens"),
-                         name=state.get("name", ""), state={"ranks_tiktoken": state["ranks_tiktoken"]})
+                         name=state.get("name", ""), state={"ranks_tiktoken": state["ranks_tiktoken"],
+                                                            "split_gaps": bool(state.get("split_gaps"))})
     rebuilder = _REBUILDERS.get(kind or "")
     if rebuilder is None:
         raise ValueError(f"cannot unpickle a tokenizer of kind {kind!r}")
