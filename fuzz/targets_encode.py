@@ -154,13 +154,13 @@ def _sentencepiece(data: bytes, name: str, unigram: bool) -> None:
         best = tok.nbest(fixed, 3, with_scores=True)
         # Equal-score segmentations (runs of one character) come in an order that is an implementation detail
         # (neither library puts the Viterbi tie-break first): compare the scores, and the lists when no tie.
-        want = ref.NBestEncodeAsIds(fixed, 3)
+        want = ref.NBestEncodeAsIds(fixed, 4)
         score = lambda seg: sum(ref.GetScore(i) for i in seg)  # noqa: E731
-        assert len(best) == len(want), "n-best list length differs from sentencepiece"
+        assert len(best) == min(3, len(want)), "n-best list length differs from sentencepiece"
         for (seg, _), w in zip(best, want):
             assert abs(score(seg) - score(w)) <= 1e-3 * max(1.0, abs(score(w))), "n-best scores differ"
-        if len({round(score(w), 4) for w in want}) == len(want):
-            assert [seg for seg, _ in best] == want, "n-best list differs from sentencepiece"
+        if len({round(score(w), 3) for w in want}) == len(want):  # no tie among the 4 best: the lists must agree
+            assert [seg for seg, _ in best] == want[:3], "n-best list differs from sentencepiece"
         norm = tok.decode(ids)
         for seed in (0, 1):
             s = tok.encode(fixed, sample=True, alpha=0.5, nbest_size=-1, seed=seed)

@@ -122,3 +122,17 @@ def fastlm_load(path):
     import fastlm
 
     return fastlm.load(path)
+
+
+def test_an_invalid_split_regex_is_a_value_error_naming_the_file(tmp_path):
+    """load_hf_json: a Split pattern the regex module cannot compile raised regex.error (not a ValueError)."""
+    import fastlm
+
+    src = json.loads((common.CORPUS / "load_hf_json" / "bpe.json").read_text(encoding="utf-8"))
+    src["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "(?<bad"
+    p = tmp_path / "tokenizer.json"
+    p.write_text(json.dumps(src), encoding="utf-8")
+    with pytest.raises(ValueError, match="tokenizer.json: invalid pre-tokenizer pattern"):
+        fastlm.load(p)
+    with pytest.raises(ValueError, match="invalid pre-tokenizer pattern"):
+        fastlm.Tokenizer.from_ranks({bytes([b]): b for b in range(256)}, pattern="[unclosed")

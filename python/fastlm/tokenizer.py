@@ -78,7 +78,10 @@ class Tokenizer:
                     "a custom pre-tokenizer pattern needs the `regex` module: pip install regex "
                     "(the built-in r50k/p50k/cl100k/o200k patterns do not)"
                 ) from None
-            self._regex = regex.compile(pattern)
+            try:
+                self._regex = regex.compile(pattern)
+            except regex.error as e:  # not a ValueError subclass: callers are promised ValueError
+                raise ValueError(f"invalid pre-tokenizer pattern {pattern[:200]!r}: {e}") from None
         self.pad_token = pad_token
 
     # ------------------------------------------------------------------ properties
