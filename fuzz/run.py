@@ -3,6 +3,7 @@
     python fuzz/run.py --list                      # the targets, and whether each can run here
     python fuzz/run.py --replay [TARGET...]        # every seed and regression input once, no fuzzer (fast)
     python fuzz/run.py --seconds 5 [TARGET...]     # coverage-guided (atheris/libFuzzer), N seconds per target
+    python fuzz/run.py --seconds 5 --jobs 2        # two targets at a time
     python fuzz/run.py --seconds 600 encode_cl100k --keep-corpus   # a long local run; new inputs under fuzz/work/
 
 Each target fuzzes in its own process (atheris never returns), starting from fuzz/corpus/<corpus>/ and
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -134,51 +135,63 @@ def _instrument(atheris: Any, obj: Any, mod_name: str) -> int:
     return n
 
 
-def fuzz(names: List[str], seconds: float, keep: bool, timeout: int, rss_mb: int) -> Dict[str, Any]:
+def _fuzz_one(name: str, seconds: float, keep: bool, timeout: int, rss_mb: int) -> Tuple[Dict[str, Any], str]:
     crashes = HERE / "crashes"
+    t = TARGETS[name]
+    work = HERE / "work" / name if keep else Path(tempfile.mkdtemp(prefix=f"fuzz-{name}-"))
+    work.mkdir(parents=True, exist_ok=True)
+    crashes.mkdir(exist_ok=True)
+    seeds = [str(d) for d in (CORPUS / CORPUS_OF.get(name, name), REGRESSIONS / name) if d.is_dir()]
+    args = [str(work), *seeds, f"-max_total_time={int(seconds)}", f"-timeout={timeout}",
+            f"-rss_limit_mb={rss_mb}", f"-max_len={t.max_len}", f"-artifact_prefix={crashes}/{name}-",
+            "-print_final_stats=1"]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--", *args]
+    t0 = time.perf_counter()
+    # the wall-clock guard is generous: libFuzzer stops itself at max_total_time (plus a timeout-sized tail)
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
+                           timeout=seconds + 3 * timeout + 180)
+        out, rc = r.stderr + r.stdout, r.returncode
+    except subprocess.TimeoutExpired as e:
+        out = (e.stderr or b"").decode("utf-8", "replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+        rc = -9
+    wall = time.perf_counter() - t0
+    runs = re.findall(r"Done (\d+) runs in (\d+) second", out)
+    stat_runs = re.findall(r"stat::number_of_executed_units:\s*(\d+)", out)
+    cov = re.findall(r"cov: (\d+)", out)
+    ft = re.findall(r"ft: (\d+)", out)
+    arts = re.findall(r"Test unit written to (\S+)", out)
+    n = int(runs[-1][0]) if runs else int(stat_runs[-1]) if stat_runs else 0
+    row = {"execs": n, "seconds": round(wall, 1), "cov": int(cov[-1]) if cov else None,
+           "ft": int(ft[-1]) if ft else None, "rc": rc, "failures": arts}
+    status = "ok" if rc == 0 and not arts else "FAILED"
+    report = f"{name:28s} {n:8d} execs  cov {row['cov']}  {wall:6.1f} s  {status}"
+    if status != "ok":
+        report += "\n" + out[-6000:] + f"\nreproduce: python fuzz/run.py --reproduce {name} {' '.join(arts) or '<input>'}"
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return row, report
+
+
+def fuzz(names: List[str], seconds: float, keep: bool, timeout: int, rss_mb: int, jobs: int) -> Dict[str, Any]:
+    """Fuzz each target in its own process, `jobs` at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
     summary: Dict[str, Any] = {}
+    ready = []
     for name in names:
-        t = TARGETS[name]
-        why = t.available()
+        why = TARGETS[name].available()
         if why:
             print(f"{name:28s} skipped ({why})")
             summary[name] = {"skipped": why}
-            continue
-        work = HERE / "work" / name if keep else Path(tempfile.mkdtemp(prefix=f"fuzz-{name}-"))
-        work.mkdir(parents=True, exist_ok=True)
-        crashes.mkdir(exist_ok=True)
-        seeds = [str(d) for d in (CORPUS / CORPUS_OF.get(name, name), REGRESSIONS / name) if d.is_dir()]
-        args = [str(work), *seeds, f"-max_total_time={int(seconds)}", f"-timeout={timeout}",
-                f"-rss_limit_mb={rss_mb}", f"-max_len={t.max_len}", f"-artifact_prefix={crashes}/{name}-",
-                "-print_final_stats=1"]
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--", *args]
-        t0 = time.perf_counter()
-        # the wall-clock guard is generous: libFuzzer stops itself at max_total_time (plus a timeout-sized tail)
-        try:
-            r = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
-                               timeout=seconds + 3 * timeout + 120)
-            out, rc = r.stderr + r.stdout, r.returncode
-        except subprocess.TimeoutExpired as e:
-            out = (e.stderr or b"").decode("utf-8", "replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
-            rc = -9
-        wall = time.perf_counter() - t0
-        runs = re.findall(r"Done (\d+) runs in (\d+) second", out)
-        stat_runs = re.findall(r"stat::number_of_executed_units:\s*(\d+)", out)
-        cov = re.findall(r"cov: (\d+)", out)
-        ft = re.findall(r"ft: (\d+)", out)
-        arts = re.findall(r"Test unit written to (\S+)", out)
-        n = int(runs[-1][0]) if runs else int(stat_runs[-1]) if stat_runs else 0
-        row = {"execs": n, "seconds": round(wall, 1), "cov": int(cov[-1]) if cov else None,
-               "ft": int(ft[-1]) if ft else None, "rc": rc, "failures": arts}
-        summary[name] = row
-        status = "ok" if rc == 0 and not arts else "FAILED"
-        print(f"{name:28s} {n:8d} execs  cov {row['cov']}  {wall:6.1f} s  {status}", flush=True)
-        if status != "ok":
-            tail = out[-6000:]
-            print(tail)
-            print(f"reproduce: python fuzz/run.py --reproduce {name} {' '.join(arts) or '<input>'}")
-        if not keep:
-            shutil.rmtree(work, ignore_errors=True)
+        else:
+            ready.append(name)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {n: pool.submit(_fuzz_one, n, seconds, keep, timeout, rss_mb) for n in ready}
+        for n in ready:
+            row, report = futures[n].result()
+            summary[n] = row
+            print(report, flush=True)
     return summary
 
 
@@ -204,6 +217,7 @@ def main(argv: List[str]) -> int:
     ap.add_argument("--seconds", type=float, default=5.0, help="fuzzing time per target")
     ap.add_argument("--timeout", type=int, default=20, help="seconds one input may take (a hang fails)")
     ap.add_argument("--rss-mb", type=int, default=3072, help="memory limit of a fuzzing process")
+    ap.add_argument("--jobs", type=int, default=1, help="targets fuzzed at the same time")
     ap.add_argument("--keep-corpus", action="store_true", help="keep new inputs under fuzz/work/")
     ap.add_argument("--json", help="write the summary here")
     a = ap.parse_args(argv)
@@ -226,7 +240,7 @@ def main(argv: List[str]) -> int:
         print("fuzz/run.py: atheris is not installed (pip install atheris); replaying the corpus instead")
         return replay(names)
     t0 = time.perf_counter()
-    summary = fuzz(names, a.seconds, a.keep_corpus, a.timeout, a.rss_mb)
+    summary = fuzz(names, a.seconds, a.keep_corpus, a.timeout, a.rss_mb, a.jobs)
     total = sum(r.get("execs", 0) for r in summary.values())
     failed = [n for n, r in summary.items() if r.get("rc", 0) != 0 or r.get("failures")]
     print(f"fuzz: {len(summary)} targets, {total} executions, {time.perf_counter() - t0:.0f} s, "
