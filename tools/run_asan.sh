@@ -78,7 +78,7 @@ tests=(tests/test_bpe_api.py tests/test_bpe_parity.py tests/test_bpe_train.py te
 # ASAN_TESTS=ci: the files whose inputs are the edge cases (the parity files replay whole corpora, ~5x slower
 # under ASan; the fuzz pass below covers the same encoders on mutated input).
 if [ "${ASAN_TESTS:-}" = ci ]; then
-  tests=(tests/test_bpe_api.py tests/test_bert_call.py tests/test_decode_options.py tests/test_hf_bpe.py
+  tests=(tests/test_bpe_api.py tests/test_bert_call.py tests/test_decode_options.py
          tests/test_pretokenize.py tests/test_sentencepiece_api.py tests/test_serving.py tests/test_fuzz_regressions.py
          tests/test_reliability_text.py tests/test_reliability_files.py tests/test_reliability_threads.py)
 fi
