@@ -102,7 +102,9 @@ def _input(data_dir, algo: str, case: str, size: int):
 
 
 def _check(tok, algo: str, case: str, x, ids) -> None:
-    assert ids and all(0 <= i < tok.n_vocab for i in ids[:1000])
+    # BERT and SentencePiece (remove_extra_whitespaces) drop whitespace: 1 MB of spaces is no ids at all
+    assert ids or (case == "spaces" and algo in ("wordpiece", "unigram"))
+    assert all(0 <= i < tok.n_vocab for i in ids[:1000])
     if algo.startswith("bpe"):
         assert (tok.decode_bytes(ids) if isinstance(x, bytes) else tok.decode(ids)) == x
     if case == "specials":
@@ -131,9 +133,11 @@ def test_adversarial_vs_prose(benchmark, data_dir, toks, algo, case):
            anchor_s=prose_s * len(x) / len(prose))
     # sub-quadratic: 4 MB against 4 x 1 MB, in the same process
     x4 = _input(data_dir, algo, case, 4 * MB)
-    t = time.perf_counter()
-    ids4 = enc(x4)
-    t4 = time.perf_counter() - t
+    t4 = float("inf")
+    for _ in range(2):  # best of 2: one slow run on a shared machine should not read as superlinear
+        t = time.perf_counter()
+        ids4 = enc(x4)
+        t4 = min(t4, time.perf_counter() - t)
     _check(tok, algo, case, x4, ids4)
     t1 = benchmark.stats.stats.min
     benchmark.extra_info["seconds_4MB"] = round(t4, 4)
