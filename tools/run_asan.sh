@@ -5,6 +5,8 @@
 #   tools/run_asan.sh                    # build build/asan (incremental), run the tokenizer tests under ASan+UBSan
 #   tools/run_asan.sh tests/test_x.py    # only these tests (any pytest arguments)
 #   FUZZ_SECONDS=5 tools/run_asan.sh     # then run every fuzz harness for 5 s each under the sanitizers too
+#                                        # (blind mutation: with GCC's libasan preloaded, atheris gets no coverage;
+#                                        # the coverage-guided pass is `python fuzz/run.py` on the normal build)
 #   ASAN_BUILD_DIR=/tmp/b JOBS=4 ...     # another build folder; parallel compile / fuzz jobs (default: nproc)
 #
 # How: CMake builds _core into build/asan; build/asan/pkg/fastlm is the package with that extension (symlinks to
