@@ -19,7 +19,15 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 PY="${PYTHON:-python}"
-build="${ASAN_BUILD_DIR:-$root/build/asan}"
+# SANITIZER=thread: the same, with ThreadSanitizer instead (build/tsan; e.g. tests/test_reliability_threads.py).
+san="${SANITIZER:-address}"
+case "$san" in
+  address) build="${ASAN_BUILD_DIR:-$root/build/asan}"; san_cmake=(-DFASTLM_SANITIZE=ON); rt=libasan.so ;;
+  thread) build="${ASAN_BUILD_DIR:-$root/build/tsan}"; rt=libtsan.so
+          san_cmake=(-DFASTLM_SANITIZE=OFF "-DCMAKE_CXX_FLAGS=-fsanitize=thread"
+                     "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread" "-DCMAKE_MODULE_LINKER_FLAGS=-fsanitize=thread") ;;
+  *) echo "run_asan: SANITIZER must be address or thread" >&2; exit 2 ;;
+esac
 jobs="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
 t0=$(date +%s)
@@ -30,7 +38,7 @@ gen=()
 command -v ninja >/dev/null 2>&1 && gen=(-G Ninja)
 # -O1 -g1: ASan's recommended optimization, line tables for the reports; half the compile time of -O2 -g.
 [ -f "$build/CMakeCache.txt" ] && gen=()
-cmake -S . -B "$build" "${gen[@]}" -DFASTLM_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+cmake -S . -B "$build" "${gen[@]}" "${san_cmake[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" \
   -DPython_EXECUTABLE="$(command -v "$PY")" -Dpybind11_DIR="$("$PY" -m pybind11 --cmakedir)" >/dev/null
 cmake --build "$build" -j "$jobs" >/dev/null
@@ -52,16 +60,17 @@ sys.path.insert(0, "$build/pkg")
 for name in [m for m in sys.modules if m == "fastlm" or m.startswith("fastlm.")]:
     del sys.modules[name]
 PYEOF
-echo "run_asan: built $(basename "$so") with ASan+UBSan in $(( $(date +%s) - t0 )) s"
+echo "run_asan: built $(basename "$so") with -fsanitize=$san in $(( $(date +%s) - t0 )) s"
 
-libasan="$(${CXX:-c++} -print-file-name=libasan.so)"
-[ -f "$libasan" ] || { echo "run_asan: libasan.so not found (install the compiler's sanitizer runtime)" >&2; exit 2; }
+libasan="$(${CXX:-c++} -print-file-name=$rt)"
+[ -f "$libasan" ] || { echo "run_asan: $rt not found (install the compiler's sanitizer runtime)" >&2; exit 2; }
 # libstdc++ too: Python does not link it, and ASan resolves the real __cxa_throw when it starts; without it the
 # first C++ exception (every ValueError from the core) aborts in ASan's interceptor.
 libstdcxx="$(${CXX:-c++} -print-file-name=libstdc++.so.6)"
 export LD_PRELOAD="$libasan:$libstdcxx${LD_PRELOAD:+:$LD_PRELOAD}"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:print_summary=1:halt_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tools/tsan.supp${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
 export PYTHONPATH="$build/site${PYTHONPATH:+:$PYTHONPATH}"
 
 "$PY" - <<'PYEOF'
@@ -90,7 +99,7 @@ if [ "$#" -gt 0 ]; then
 else
   "$PY" -m pytest -q -p no:cacheprovider "${tests[@]}"
 fi
-echo "run_asan: tests under ASan+UBSan took $(( $(date +%s) - t1 )) s"
+echo "run_asan: tests under -fsanitize=$san took $(( $(date +%s) - t1 )) s"
 if [ -n "${FUZZ_SECONDS:-}" ]; then
   t2=$(date +%s)
   "$PY" fuzz/run.py --seconds "$FUZZ_SECONDS" --jobs "${FUZZ_JOBS:-$jobs}" ${FUZZ_JSON:+--json "$FUZZ_JSON"}
