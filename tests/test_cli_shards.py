@@ -83,7 +83,7 @@ def test_encode_files_uint16_resume_and_atomic(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(shards, "atomic_write_bytes", boom)
+    monkeypatch.setattr(shards, "atomic_writer", boom)
     with pytest.raises(KeyboardInterrupt):
         encode_files([b], gpt2, out, progress=False)
     assert not (out / "b.txt.bin").exists()

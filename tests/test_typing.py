@@ -27,7 +27,6 @@ PENDING = {
     "python/fastlm/formats/bert.py",
     "python/fastlm/formats/hf_bpe.py",
     "python/fastlm/formats/hf_wordpiece.py",
-    "python/fastlm/shards.py",
 }
 
 
