@@ -32,21 +32,36 @@ LOG2E = 1.4426950408889634
 KINDS = ("fwd", "dq", "dkdv")
 Block = Tuple[int, int, int, int]  # (BLOCK_M, BLOCK_N, num_warps, num_stages)
 
-# Checked on CPU for sm_90 and sm_80 with tests/test_attention_compile.py (compiles, no register spills, fits the
-# shared memory); their speed is decided on a GPU by bench/gpu_session.sh's sweep. The forward keeps an (M, DP) f32
-# accumulator, so M shrinks as DP grows; dQ keeps (M, DP) q/dO/dQ and dK/dV keep (N, DP) k/v/dk/dv in registers,
-# hence a tall M for dQ and a tall N for dK/dV.
+# Chosen with kernels/aot.py for sm_90 (Triton 3.6 and 3.9): every entry compiles without register spills and fits
+# the shared memory (tests/test_attention_compile.py keeps the defaults so); which is fastest is decided on a GPU
+# by bench/gpu_session.sh's sweep, whose output has this shape. The forward and dQ keep (M, DP) f32 accumulators
+# (plus q and dO for dQ) in registers, dK/dV keep (N, DP) k, v, dk and dv: hence a tall M for the forward and dQ,
+# a short M and 8 warps for dK/dV, and smaller tiles as DP grows. Registers per thread at the defaults
+# (sm_90, Triton 3.6): fwd 255 / 186 / 139, dq 127 / 128 / 162, dkdv 166 / 181 / 195 for DP 64 / 128 / 256.
+# Near-misses left out: fwd (64, 64, 8, 2) at DP 256 and dq (64, 64, 4, 2) at DP 128 spill a few bytes for some
+# shapes or on sm_80.
+_D64 = {"fwd": (128, 64, 4, 3), "dq": (64, 64, 4, 3), "dkdv": (32, 128, 8, 2)}
 DEFAULT_BLOCKS: Dict[str, Dict[int, Block]] = {
-    "fwd": {16: (128, 64, 4, 3), 32: (128, 64, 4, 3), 64: (128, 64, 4, 3), 128: (128, 64, 8, 3),
-            256: (64, 64, 8, 2)},
-    "dq": {16: (64, 64, 4, 3), 32: (64, 64, 4, 3), 64: (64, 64, 4, 3), 128: (64, 64, 4, 2), 256: (64, 32, 8, 2)},
-    "dkdv": {16: (64, 64, 4, 3), 32: (64, 64, 4, 3), 64: (64, 64, 4, 3), 128: (64, 64, 4, 2), 256: (32, 64, 8, 2)},
+    "fwd": {16: _D64["fwd"], 32: _D64["fwd"], 64: _D64["fwd"], 128: (128, 64, 8, 3), 256: (64, 32, 8, 2)},
+    "dq": {16: _D64["dq"], 32: _D64["dq"], 64: _D64["dq"], 128: (64, 64, 8, 2), 256: (64, 32, 8, 2)},
+    "dkdv": {16: _D64["dkdv"], 32: _D64["dkdv"], 64: _D64["dkdv"], 128: (32, 64, 8, 2), 256: (32, 32, 8, 2)},
 }
-# Alternatives the autotuner also tries (BLOCK_N always divides 128: split-KV chunks are multiples of 128).
-_ALTERNATIVES: Dict[str, Tuple[Block, ...]] = {
-    "fwd": ((128, 128, 8, 3), (64, 64, 4, 3), (128, 32, 4, 3), (64, 32, 4, 2)),
-    "dq": ((128, 32, 8, 2), (64, 32, 4, 2), (32, 64, 4, 2)),
-    "dkdv": ((32, 128, 8, 2), (32, 64, 4, 2), (64, 32, 4, 2)),
+# What the autotuner tries besides the default (all spill-free on sm_90 with the same check; on sm_80 the autotuner
+# skips the ones that do not fit its 163 KiB of shared memory). BLOCK_N always divides 128: split-KV chunks are
+# multiples of 128.
+_ALT64 = {"fwd": ((128, 128, 8, 3), (64, 64, 4, 3), (128, 32, 4, 3), (64, 32, 4, 2)),
+          "dq": ((128, 32, 8, 2), (128, 64, 8, 2), (64, 32, 4, 2), (32, 64, 4, 2)),
+          "dkdv": ((64, 64, 8, 2), (32, 64, 4, 2), (64, 128, 8, 2), (64, 64, 4, 3))}
+ALTERNATIVES: Dict[str, Dict[int, Tuple[Block, ...]]] = {
+    "fwd": {16: _ALT64["fwd"], 32: _ALT64["fwd"], 64: _ALT64["fwd"],
+            128: ((128, 128, 8, 3), (64, 64, 4, 3), (128, 32, 4, 3), (128, 64, 8, 2)),
+            256: ((64, 64, 8, 2), (64, 32, 4, 2), (32, 64, 4, 2))},
+    "dq": {16: _ALT64["dq"], 32: _ALT64["dq"], 64: _ALT64["dq"],
+           128: ((64, 64, 4, 2), (128, 32, 8, 2), (128, 64, 8, 2), (64, 32, 4, 2)),
+           256: ((128, 32, 8, 2),)},
+    "dkdv": {16: _ALT64["dkdv"], 32: _ALT64["dkdv"], 64: _ALT64["dkdv"],
+             128: ((64, 64, 8, 2), (32, 128, 8, 2), (32, 32, 4, 2), (64, 32, 4, 2)),
+             256: ((16, 64, 8, 2), (16, 32, 4, 2))},
 }
 
 
@@ -58,11 +73,11 @@ def _tune_enabled() -> bool:
     return os.environ.get("FASTLM_ATTN_TUNE", "1") not in ("0", "off", "false", "no")
 
 
-def _check_block(kind: str, dp: str, b) -> Block:
+def _check_block(path: str, kind: str, dp: str, b) -> Block:
     ok = (isinstance(b, (list, tuple)) and len(b) == 4 and all(isinstance(x, int) and x > 0 for x in b)
           and all(x & (x - 1) == 0 for x in b[:3]) and b[0] >= 16 and b[1] >= 16 and 128 % b[1] == 0)
     if not ok:
-        raise ValueError(f"FASTLM_ATTN_CONFIGS: {kind}[{dp}] must be [BLOCK_M, BLOCK_N, num_warps, num_stages] with "
+        raise ValueError(f"FASTLM_ATTN_CONFIGS={path}: {kind}[{dp}] must be [BLOCK_M, BLOCK_N, num_warps, num_stages] with "
                          f"powers of two, BLOCK_M, BLOCK_N >= 16 and BLOCK_N dividing 128; got {b!r}")
     return (b[0], b[1], b[2], b[3])
 
@@ -87,7 +102,7 @@ def config_table() -> Dict[str, Dict[int, Block]]:
         for kind, per_dp in raw.items():
             if kind not in KINDS or not isinstance(per_dp, dict):
                 continue  # other keys (notes, timings) may ride along
-            table[kind] = {int(dp): _check_block(kind, dp, b) for dp, b in per_dp.items()}
+            table[kind] = {int(dp): _check_block(path, kind, dp, b) for dp, b in per_dp.items()}
         _TABLES[path] = table
     return _TABLES[path]
 
@@ -106,22 +121,14 @@ def _configs(kinds):
     """Every block config of these kernel kinds (all DPs); _prune keeps those of the launched kind and DP."""
     out, seen = [], set()
     for kind in kinds:
-        for blk in list(DEFAULT_BLOCKS[kind].values()) + list(_ALTERNATIVES[kind]):
-            if (kind, blk) not in seen:
-                seen.add((kind, blk))
-                c = triton.Config({"BLOCK_M": blk[0], "BLOCK_N": blk[1]}, num_warps=blk[2], num_stages=blk[3])
-                c.fastlm_kind = kind  # type: ignore[attr-defined]
-                out.append(c)
+        for dp in DEFAULT_BLOCKS[kind]:
+            for blk in (DEFAULT_BLOCKS[kind][dp],) + ALTERNATIVES[kind][dp]:
+                if (kind, blk) not in seen:
+                    seen.add((kind, blk))
+                    c = triton.Config({"BLOCK_M": blk[0], "BLOCK_N": blk[1]}, num_warps=blk[2], num_stages=blk[3])
+                    c.fastlm_kind = kind  # type: ignore[attr-defined]
+                    out.append(c)
     return out
-
-
-def _fits(kind: str, dp: int, blk: Block) -> bool:
-    """Working-set limit: registers hold (M or N) x DP f32 accumulators; shared memory (M + N) x DP per stage."""
-    m, n, warps, stages = blk
-    rows = {"fwd": m, "dq": m, "dkdv": n}[kind]
-    if rows * dp > 128 * 128 * (warps // 4) or (m + n) * dp * stages > 3 * 256 * 128:
-        return False
-    return not (dp >= 256 and stages > 2)
 
 
 def _block_of(c) -> Block:
@@ -129,16 +136,13 @@ def _block_of(c) -> Block:
 
 
 def _prune(configs, named_args, **kwargs):
-    """This kernel kind's default for DP first, then its alternatives that fit DP."""
+    """This kernel kind's default for DP first, then its alternatives for DP (at most 5 configs: 5 compiles)."""
     dp = kwargs.get("DP", named_args.get("DP", 64))
     mode = kwargs.get("MODE", named_args.get("MODE"))
     kind = "fwd" if mode is None else ("dq" if mode == MODE_DQ else "dkdv")
-    want = DEFAULT_BLOCKS[kind][dp]
-    mine = [c for c in configs if getattr(c, "fastlm_kind", kind) == kind]
-    first = [c for c in mine if _block_of(c) == want]
-    rest = [c for c in mine if _block_of(c) != want and _block_of(c) in _ALTERNATIVES[kind]
-            and _fits(kind, dp, _block_of(c))]
-    return (first + rest) or mine[:1]
+    want = (DEFAULT_BLOCKS[kind][dp],) + ALTERNATIVES[kind][dp]
+    mine = {_block_of(c): c for c in configs if getattr(c, "fastlm_kind", kind) == kind}
+    return [mine[b] for b in want if b in mine]
 
 
 _KEY = ["D", "SEQ_BUCKET", "CAUSAL", "HAS_KPM", "ROPE_Q", "ROPE_K", "VARLEN", "PREC"]
@@ -173,6 +177,10 @@ def _launch(tuned, grid, args, consts):
         tuned[grid](*args, **consts)
     else:
         m, n, warps, stages = blk
+        if consts["ROPE_K"] and consts.get("MODE") != MODE_DKDV:
+            # K rotated per tile in the loop (FASTLM_ATTN_ROPE_K=tile) pipelines four extra (N, DP) tiles per
+            # stage: kernels/aot.py puts the D=128 forward at 288 KiB of shared memory with 3 stages, 176 with 2
+            n, stages = min(n, 64), min(stages, 2)
         tuned.fn[grid](*args, **consts, BLOCK_M=m, BLOCK_N=n, num_warps=warps, num_stages=stages)
 
 
