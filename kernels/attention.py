@@ -1,4 +1,5 @@
-"""Fused attention kernels (FlashAttention-2 style), with RoPE applied to Q/K tiles as they are loaded.
+"""Fused attention kernels (FlashAttention-2 style), with RoPE applied to Q/K tiles as they are loaded (ROPE_Q /
+ROPE_K; the launcher sets only ROPE_Q by default and pre-rotates K, see launch.rope_k_mode).
 
 Dimension legend:
     B   batch (sequences)          Sq, Sk  query / key tokens of one sequence (per-sequence in varlen mode)
@@ -29,6 +30,15 @@ the conjugate rotation with the rope kernel. Rejected alternative: rotating the 
 needs the feature partner of a register value -- either a (DP, DP) permutation matmul (DP^2 registers, spills at
 D = 256, and tf32 would round the gradient) or a store/barrier/reload round trip through global memory that
 costs the same traffic as the separate pass.
+
+GPU notes (kernels/aot.py compiles these for sm_90 / sm_80 on any machine): accumulation is float32 everywhere
+(tl.dot into f32 accumulators; P and dS are rounded to the input dtype only as matmul operands); causal programs
+skip the KV blocks above the diagonal (forward, dQ) or the Q blocks before it (dK/dV); GQA maps query head h to
+KV head h // G by index, K/V are never repeated. In the forward, K/V tiles inside the sequence are loaded without
+a row mask; every load drops the feature mask when D == DP. The backward passes keep ONE loop each (masked
+loads, a runtime switch for the score mask in dQ): split
+into masked / unmasked constexpr loops (as the forward is) they need 35% more registers (dQ, D = 128: 177 -> 240)
+and spill in dK/dV.
 """
 from __future__ import annotations
 

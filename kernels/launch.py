@@ -212,11 +212,13 @@ def rope_k_mode() -> str:
     """How K gets its rotation: "prepass" (default) rotates K once with the rope kernel into a temporary, then the
     kernel reads plain K tiles; "tile" (FASTLM_ATTN_ROPE_K=tile) rotates every K tile inside the inner loop.
     Why prepass: each K tile is read by all cdiv(Sq, BLOCK_M) Q blocks, and rotating it in the loop costs a
-    partner reload plus two (N, DP) float32 cos/sin tiles per step -- about 3x the bytes of the K/V tiles, and
-    at BLOCK_N=64, D=128, 3 stages more shared memory than sm_90 has (kernels/aot.py measures it). The pass
-    itself is one read and one write of K, under 1% of the attention time at training shapes. Decoding is
-    unaffected: the cache already holds rotated keys. Q tiles are rotated on load either way (once per program);
-    the backward pre-rotates Q as well in prepass mode, since its dK/dV pass re-reads Q tiles in the loop."""
+    partner reload plus two (N, DP) float32 cos/sin tiles per step -- 10 bytes per element on top of the 4 of the
+    bf16 K and V tiles -- and at the D = 128 forward's default blocks 288 KiB of shared memory, more than sm_90
+    has (kernels/aot.py; the launcher drops to 2 stages in tile mode). The pass is one read and one write of K,
+    O(Sk * D) next to the kernel's O(Sq * Sk * D). bench/bench_attention.py times both ("fastlm" and
+    "fastlm-tile" rows). Decoding is unaffected: the cache already holds rotated keys. Q tiles are rotated on
+    load either way (once per program); the backward pre-rotates Q as well in prepass mode, since its dK/dV pass
+    re-reads Q tiles in the loop."""
     mode = os.environ.get("FASTLM_ATTN_ROPE_K", "prepass")
     if mode not in ("prepass", "tile"):
         raise ValueError(f"FASTLM_ATTN_ROPE_K must be 'prepass' or 'tile', got {mode!r}")

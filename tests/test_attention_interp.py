@@ -48,7 +48,7 @@ def _ref_call(q, k, v, *, causal=False, softmax_scale=None, rope=None, seqlen_of
 
 def _run_both(fn, q, k, v, do):
     """fn(q, k, v) -> (out, lse); returns out, lse, dq, dk, dv (grads w.r.t. the given leaves)."""
-    leaves = [t.detach().clone().requires_grad_() for t in (q, k, v)]
+    leaves = [t.detach().requires_grad_() for t in (q, k, v)]  # no clone: it would make strided views dense
     out, lse = fn(*leaves)
     grads = torch.autograd.grad(out, leaves, do.to(out.dtype), allow_unused=True)
     return [out.detach(), lse.detach()] + [g if g is not None else torch.zeros_like(x) for g, x in
@@ -81,6 +81,7 @@ def case_attention(dtype, B, Sq, Sk, H, Hkv, D, causal=False, strided=False, kpm
         q = torch.randn(B, H, Sq, D, generator=g).to(dt).transpose(1, 2)
         k = torch.randn(B, Hkv, Sk, D + 8, generator=g).to(dt).transpose(1, 2)[..., :D]
         v = torch.randn(B, Sk, 2 * Hkv, D, generator=g).to(dt)[:, :, ::2]
+        assert not (q.is_contiguous() or k.is_contiguous() or v.is_contiguous())
     else:
         q = torch.randn(B, Sq, H, D, generator=g).to(dt)
         k = torch.randn(B, Sk, Hkv, D, generator=g).to(dt)

@@ -46,6 +46,7 @@ def boot() -> str:
         sys.modules["fastlm._core"] = _NoCore("fastlm._core")
     import fastlm
 
+    fastlm._core = sys.modules["fastlm._core"]  # type: ignore[attr-defined]  (a pre-seeded module is not bound)
     kspec = importlib.util.spec_from_file_location("fastlm.kernels", ROOT / "kernels" / "__init__.py",
                                                    submodule_search_locations=[str(ROOT / "kernels")])
     mod = importlib.util.module_from_spec(kspec)
