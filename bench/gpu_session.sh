@@ -15,7 +15,7 @@
 #     python bench/gpu/report.py --results gpu_out/results.json --into bench/RESULTS.md   # fold the tables in
 #     # and copy tuned_configs.json's blocks into kernels/launch.py DEFAULT_BLOCKS (same {kind: {DP: block}} shape)
 #
-# Knobs: GPU_SESSION_BUDGET (seconds for all steps, default 420), GPU_SESSION_QUICK=1 (fewer cases, 2-layer
+# Knobs: GPU_SESSION_BUDGET (seconds for all steps, default 440), GPU_SESSION_QUICK=1 (fewer cases, 2-layer
 # models), GPU_SESSION_WORKERS (parallel compile processes), PYTHON (default python3).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +24,7 @@ OUT=${OUT:-$ROOT/gpu_out}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 PY=${PYTHON:-python3}
-BUDGET=${GPU_SESSION_BUDGET:-420}
+BUDGET=${GPU_SESSION_BUDGET:-440}
 QUICK=${GPU_SESSION_QUICK:-0}
 export GPU_SESSION_WORK=${GPU_SESSION_WORK:-/tmp/fastlm_gpu_session}
 rm -rf "$GPU_SESSION_WORK"
@@ -69,11 +69,11 @@ step() {  # step NAME LIMIT_S CMD...: run with a hard limit (less if the budget 
 XDIST=""  # parallel test workers, so the kernel variants compile on several cores
 $PY -c "import xdist" 2>/dev/null && XDIST="-n $($PY -c "import os; print(max(1, min(12, (os.cpu_count() or 4) - 2)))")"
 step env 60 $PY bench/gpu/env.py
-step correctness 150 $PY -m pytest -q -p gpuboot -p no:cacheprovider $XDIST tests/test_attention_gpu.py \
+step correctness 120 $PY -m pytest -q -p gpuboot -p no:cacheprovider $XDIST tests/test_attention_gpu.py \
     --junitxml="$GPU_SESSION_WORK/junit.xml" -o junit_family=xunit1
-step tune 100 $PY bench/gpu/tune.py --budget 90
-step attention 130 $PY bench/gpu/attn.py --budget 120 $Q
-step models 110 $PY bench/gpu/models.py --train $Q
-step fsdp 90 $PY bench/gpu/models.py --fsdp $Q
+step tune 75 $PY bench/gpu/tune.py --budget 70
+step attention 110 $PY bench/gpu/attn.py --budget 100 $Q
+step models 75 $PY bench/gpu/models.py --train $Q
+step fsdp 60 $PY bench/gpu/models.py --fsdp $Q
 echo "=== done in $(($(date +%s) - T0)) s; results in $OUT" | tee -a "$LOG"
 cat "$OUT/results.md" 2>/dev/null

@@ -73,18 +73,23 @@ def warm(fn_path: str, tasks: Iterable[Any], *, deadline_s: float) -> List[dict]
     tasks = list(tasks)
     rows: List[dict] = []
     t_end = time.monotonic() + deadline_s
-    with ProcessPoolExecutor(max_workers=min(workers(), max(1, len(tasks))),
-                             mp_context=mp.get_context("spawn")) as ex:
+    ex = ProcessPoolExecutor(max_workers=min(workers(), max(1, len(tasks))), mp_context=mp.get_context("spawn"))
+    late = False
+    try:
         futs = {ex.submit(_call, fn_path, t): t for t in tasks}
         try:
             for f in as_completed(futs, timeout=max(1.0, t_end - time.monotonic())):
                 task, err, secs = f.result()
                 rows.append({"task": task, "error": err, "s": round(secs, 2)})
-        except Exception as e:  # the deadline: keep what finished
+        except Exception as e:  # the deadline (or a dead worker): keep what finished
+            late = True
+            done = {repr(r["task"]) for r in rows}
             for f, t in futs.items():
-                if not f.done():
-                    f.cancel()
+                if repr(t) not in done:
                     rows.append({"task": t, "error": f"not warmed: {type(e).__name__}", "s": None})
+    finally:
+        # past the deadline, do not wait for compiles in flight (they finish in the background and exit)
+        ex.shutdown(wait=not late, cancel_futures=True)
     return rows
 
 

@@ -115,14 +115,14 @@ def main(argv=None) -> int:
              for blk in candidates(kind, D)]
     print(f"# sweep: {len(tasks)} (D, causal, kind, block) configs at S={S}, B*S={TOKENS}, bf16", flush=True)
     warm_rows = common.warm("tune:warm_task", tasks, deadline_s=0.6 * args.budget)
-    failed = {tuple(map(str, r["task"])): r["error"] for r in warm_rows if r["error"]}
+    failed = {repr(tuple(r["task"])): r["error"] for r in warm_rows if r["error"]}
     print(f"# compiled in {time.monotonic() - t_start:.0f} s with {common.workers()} workers; "
           f"{len(failed)} failed", flush=True)
     rows = []
     for task in tasks:
         D, causal, _, kind, blk = task
         row = {"D": D, "causal": causal, "kind": kind, "block": list(blk)}
-        err = failed.get(tuple(map(str, task)))
+        err = failed.get(repr(tuple(task)))
         if err is None and time.monotonic() - t_start > args.budget - 3:
             err = "skipped: sweep budget spent"
         if err is None:
