@@ -11,7 +11,7 @@ Block sizes, per kernel ("fwd", "dq", "dkdv") and DP, are picked in this order:
      short GPU session or a latency-sensitive first call wants).
   3. otherwise `triton.autotune` over a short list (DEFAULT_BLOCKS first), keyed on (D, the power-of-two bucket
      of the longest sequence, the masking/RoPE flags): a new length re-tunes only when it crosses a power of two.
-     Each config is one compile of a few seconds, so the lists are kept short (4 to 6 entries after pruning).
+     Each config is one compile of a few seconds, so the lists are kept short (at most 5 per kernel and DP).
 `triton.autotune` only benchmarks on the first launch of a key, never at import, so importing this module on a
 machine without a GPU is safe; the environment is read at launch time, not at import.
 Under TRITON_INTERPRET=1 the autotuner is bypassed: benchmarking interpreted kernels would take minutes.
@@ -46,9 +46,9 @@ DEFAULT_BLOCKS: Dict[str, Dict[int, Block]] = {
     "dq": {16: _D64["dq"], 32: _D64["dq"], 64: _D64["dq"], 128: (64, 64, 8, 2), 256: (64, 32, 8, 2)},
     "dkdv": {16: _D64["dkdv"], 32: _D64["dkdv"], 64: _D64["dkdv"], 128: (32, 64, 8, 2), 256: (32, 32, 8, 2)},
 }
-# What the autotuner tries besides the default (all spill-free on sm_90 with the same check; on sm_80 the autotuner
-# skips the ones that do not fit its 163 KiB of shared memory). BLOCK_N always divides 128: split-KV chunks are
-# multiples of 128.
+# What the autotuner tries besides the default: spill-free on sm_90 in the same survey except the two near-misses
+# above; configs that do not launch (sm_80 has 163 KiB of shared memory, sm_90 227) are skipped by the autotuner.
+# BLOCK_N always divides 128: split-KV chunks are multiples of 128.
 _ALT64 = {"fwd": ((128, 128, 8, 3), (64, 64, 4, 3), (128, 32, 4, 3), (64, 32, 4, 2)),
           "dq": ((128, 32, 8, 2), (128, 64, 8, 2), (64, 32, 4, 2), (32, 64, 4, 2)),
           "dkdv": ((64, 64, 8, 2), (32, 64, 4, 2), (64, 128, 8, 2), (64, 64, 4, 3))}
