@@ -323,8 +323,11 @@ def attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, softmax_
     at all returns 0 (and LSE -inf), with gradient 0 -- never NaN.
     softmax_scale: defaults to D ** -0.5.
 
-    rope: a RotaryEmbedding or (cos, sin[, interleaved]) tables; Q and K are rotated inside the kernel, on each
-    tile as it is loaded (the rotated tensors are never stored). Positions: key j of sequence b is at
+    rope: a RotaryEmbedding or (cos, sin[, interleaved]) tables, applied by the kernels: each Q tile is rotated
+    as the kernel loads it; K is rotated once by the rope kernel into a temporary that the attention kernel
+    reads (FASTLM_ATTN_ROPE_K=tile rotates every K tile inside the loop instead; fastlm.kernels.launch.rope_k_mode
+    says why the pass is the default). The backward rotates dQ / dK back with the inverse rotation. Positions:
+    key j of sequence b is at
     seqlen_offsets[b] + j; query i at seqlen_offsets[b] + (Sk_b - Sq_b) + i, i.e. the queries are the last tokens
     of the key sequence (the same alignment as the causal mask; with Sq > Sk the first queries get negative
     positions, a rotation by a negative angle). seqlen_offsets is an int or a (B,) int tensor.
@@ -332,7 +335,8 @@ def attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, softmax_
 
     Returns out (shaped like q), and with return_lse=True also lse: (B, H, Sq) float32 natural-log
     logsumexp of each row's scaled scores ((H, Tq) when packed). lse is not differentiable.
-    deterministic: accepted for API compatibility; the backward pass is always deterministic (no atomics).
+    deterministic: accepted for API compatibility; the backward pass is always deterministic: dQ comes from its
+    own pass over the KV blocks, never from atomic adds (kernels/attention.py says why).
     Under torch.autocast, q, k and v are cast to the autocast dtype together (out has that dtype; lse stays
     float32).
     """
