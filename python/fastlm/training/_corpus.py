@@ -38,10 +38,24 @@ def _paths(obj: Any) -> Union[List[Path], None]:
         ps = [Path(x) for x in obj]
         if all(_is_file(p) for p in ps):
             return ps
-        if isinstance(obj[0], os.PathLike) or (isinstance(obj[0], str) and _is_file(Path(obj[0]))):
+        # Some exist, or all look like file names (["data/train.txt"] with a typo): a missing file is an error,
+        # not a one-line text to train on. Real texts have spaces or no file suffix, so they pass through.
+        if (isinstance(obj[0], os.PathLike) or (isinstance(obj[0], str) and _is_file(Path(obj[0])))
+                or all(_looks_like_path(x) for x in obj)):
             missing = [str(p) for p in ps if not _is_file(p)]
             raise FileNotFoundError(f"corpus file(s) not found: {', '.join(missing[:5])}")
     return None
+
+
+_SUFFIXES = {".txt", ".text", ".json", ".jsonl", ".csv", ".tsv", ".md", ".gz", ".bz2", ".xz", ".zst", ".raw", ".tok"}
+
+
+def _looks_like_path(x: Union[str, "os.PathLike[str]"]) -> bool:
+    if isinstance(x, os.PathLike):
+        return True
+    if not x or len(x) > 4096 or any(c.isspace() for c in x):
+        return False
+    return os.sep in x or Path(x).suffix.lower() in _SUFFIXES
 
 
 def _iter_items(corpus: Any) -> Iterator[str]:
