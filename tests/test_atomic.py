@@ -24,13 +24,12 @@ import fastlm
 import fastlm.shards
 from fastlm._io import atomic_write_bytes, atomic_writer
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run_and_kill(script: str, out_dir: Path, final: str, wait_for_tmp_bytes: int = 1) -> None:
     """Run `script` (python source) in a child; once it printed READY and a temp file for `final` holds at least
     `wait_for_tmp_bytes` bytes, SIGKILL it."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ)  # the child imports the installed fastlm, like the parent
     p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], stdout=subprocess.PIPE, env=env, text=True)
     try:
         assert p.stdout is not None

@@ -17,7 +17,6 @@ import pytest
 
 from conftest import data_path
 
-ROOT = Path(__file__).resolve().parents[1]
 SIZE = 100 << 20
 
 
@@ -58,7 +57,7 @@ def test_encoding_a_100mb_file_streams(tmp_path):
     _make_corpus(src, SIZE)
     out = tmp_path / "shards"
     tok = data_path("tokenizers", "tiktoken", "cl100k_base.tiktoken")
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ)  # the child imports the installed fastlm, like the parent
     r = subprocess.run([sys.executable, "-c", textwrap.dedent(CHILD), str(tok), str(src), str(out)],
                        capture_output=True, text=True, env=env, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -92,7 +91,7 @@ def test_memory_does_not_grow_with_the_file_size(tmp_path):
         fastlm.shards.encode_files([sys.argv[3]], tok, sys.argv[4] + "/b", progress=False)
         print(json.dumps({"base": base, "small": after_small, "large": peak()}))
     """)
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ)  # the child imports the installed fastlm, like the parent
     r = subprocess.run([sys.executable, "-c", code, str(data_path("tokenizers", "gpt2")), str(small), str(large),
                         str(tmp_path)], capture_output=True, text=True, env=env, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
