@@ -69,6 +69,8 @@ def _anchors(tok: Tokenizer, path: Optional[Path]) -> Dict[str, Callable[[List[s
 
 def run_cli_bench(files: Sequence[str], *, tokenizer: Optional[str] = None, plot: Optional[str] = None,
                   threads: int = 2) -> int:
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"--threads must be a positive integer (num_threads), got {threads!r}")
     parts = []
     for f in files:
         try:
@@ -127,6 +129,7 @@ def _find_builtin(name: str) -> Optional[Path]:
     import os
 
     for d in [os.environ.get("FASTLM_DATA", ""), str(Path.cwd()), str(Path.cwd() / "shared" / "data" / "tokenizers" / "tiktoken"),
+              str(Path.cwd().parent / "shared" / "data" / "tokenizers" / "tiktoken"),
               str(Path(__file__).resolve().parents[3] / "shared" / "data" / "tokenizers" / "tiktoken")]:
         if d and (Path(d) / f"{name}.tiktoken").exists():
             return Path(d) / f"{name}.tiktoken"
