@@ -56,7 +56,10 @@ void UnigramModel::forward(std::string_view s) const {
   // exceeds the float rounding the two bases can add. It cut instructions by ~9% on the bench corpora but ran
   // 6-22% slower in CPU time (xlnet, botchan, kyoto): 16% of words missed a 16K-word cache, and every miss paid
   // the DP plus the probe.)
-  size_t reach = 0;  // furthest end position written so far (sentencepiece rebases up to there)
+  // sentencepiece rebases every reached position from `start` up to the furthest end written so far. That end is
+  // below start + max_len_ (walks from earlier starts end there at most, unknown candidates at `start`), and
+  // cleared positions not reached yet have start == -1, so the window [start, min(cleared, start + max_len_)]
+  // with the reached test is the same set, and the walk keeps no furthest-end register (one spill less per start).
 
   // The path score at a character start, after clearing ahead and sentencepiece's rebasing.
   auto enter = [&](size_t start) -> float {
@@ -68,14 +71,15 @@ void UnigramModel::forward(std::string_view s) const {
     }
     const float here = bp[start].score;
     if (std::fabs(here) > kRebaseBound) {  // false for NaN, as sentencepiece's two comparisons
-      for (size_t c = start; c <= reach; ++c)
+      const size_t to = std::min(cleared, start + max_len_);
+      for (size_t c = start; c <= to; ++c)
         if (c == start || bp[c].start >= 0) bp[c].score -= here;
       return 0.0f;
     }
     return here;
   };
   // The walk is written out here (not trie.h's callback) so the per-match work stays small: the target cell
-  // advances with the walk, and `reach` and the single-character test are settled once per start.
+  // advances with the walk, and the single-character test is settled once per start.
   // An empty dictionary walks nowhere: a root whose children are all empty cells.
   static const sp::DoubleArrayTrie::Unit kNoChildren[257] = {};
   const sp::DoubleArrayTrie::Unit* u = dp_.units() ? dp_.units() : kNoChildren;
@@ -85,7 +89,6 @@ void UnigramModel::forward(std::string_view s) const {
     const size_t mblen = std::min(one_char_len(p[start]), n - start);
     Best* const single_at = bp + start + mblen;
     bool single = false;
-    size_t last = start;  // end of the longest match
     uint32_t bl = u[0].bl;
     Best* tgt = bp + start;
     for (size_t i = start; i < n; ++i) {
@@ -97,11 +100,8 @@ void UnigramModel::forward(std::string_view s) const {
       if (x.value < 0) continue;
       update(*tgt, pay[x.value] + here, uint32_t(start), uint32_t(x.value));
       single |= tgt == single_at;
-      last = i + 1;
     }
-    reach = std::max(reach, last);
     if (!single) {
-      reach = std::max(reach, start + mblen);
       update(*single_at, unk_score + here, uint32_t(start), unk);
     }
     start += mblen;
