@@ -90,6 +90,14 @@ def test_short_multibyte_tails_normalize_identically(pair):
         for t in texts:
             assert ours.normalize(t) == ref.normalize(t), repr(t)
             assert ours.encode(t) == ref.encode(t), repr(t)
+    # Runs of plain ASCII are copied 8 bytes at a time while 8 input bytes remain: every run length around
+    # that, at the end of the input and before a space, a multi-byte character or a combining mark.
+    for run in range(0, 20):
+        for head in ("", "\u65e5", " "):
+            for tail in ("", " ", "\u00e9", "\u65e5", "\u0301", "\U0001F600", "  b"):
+                t = head + "abcdefghijklmnopqrstu"[:run] + tail
+                assert ours.normalize(t) == ref.normalize(t), repr(t)
+                assert ours.encode(t) == ref.encode(t), repr(t)
 
 
 def test_decode_identical_per_line(pair):

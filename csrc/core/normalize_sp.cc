@@ -306,12 +306,29 @@ void SpNormalizer::normalize_impl(std::string_view in, SpNormBuffer& out) const 
     // Runs of ASCII that map to themselves (most Latin-script text and code) are copied without lookups.
     if (ascii_run_[p[i]]) {
       const size_t from = i;
-      while (i < n) {
-        const uint8_t c = ascii_run_[p[i]];
-        if (c == 0 || (c == 2 && i + 1 < n && p[i + 1] >= 0x80)) break;
-        put(char(p[i]));
-        ++consumed;
-        ++i;
+      if (kOffsets) {
+        while (i < n) {
+          const uint8_t c = ascii_run_[p[i]];
+          if (c == 0 || (c == 2 && i + 1 < n && p[i + 1] >= 0x80)) break;
+          put(char(p[i]));
+          ++consumed;
+          ++i;
+        }
+      } else {
+        // Find the run, then copy it 8 bytes at a time: put() per byte kept k and o in memory (a char store may
+        // alias them). Reads stay in the input (q + 8 <= n); writes end before o + k + (n - from) + 8, inside
+        // the room of 3 * (n - from) + 5 bytes kept for the rest of the input (see the multi-byte copy below).
+        while (i < n) {
+          const uint8_t c = ascii_run_[p[i]];
+          if (c == 0 || (c == 2 && i + 1 < n && p[i + 1] >= 0x80)) break;
+          ++i;
+        }
+        char* w = o + k;
+        size_t q = from;
+        for (; q < i && q + 8 <= n; q += 8, w += 8) std::memcpy(w, p + q, 8);
+        for (; q < i; ++q) *w++ = char(p[q]);
+        k += i - from;
+        consumed += i - from;
       }
       if (i > from) prev_space = false;
       if (i >= n) break;
