@@ -30,6 +30,10 @@ def test_ascii_table_matches_generated_table():
     assert _core._ascii_table_consistent()
 
 
+def test_bmp_class_table_matches_generated_table():
+    assert _core._bmp_table_consistent()
+
+
 @pytest.mark.parametrize("kind,pattern", SCANNERS, ids=IDS)
 def test_scanners_on_every_corpus(kind, pattern):
     files = text_files()

@@ -1,12 +1,15 @@
-// Developer micro-benchmark: encode a file with a .tiktoken model, single thread, no Python.
-//   tools/bench_bpe <file.tiktoken> <r50k|cl100k|o200k> <text file> [iterations]
+// Developer micro-benchmark: encode files with a .tiktoken model, single thread, no Python.
+//   tools/bench_bpe <file.tiktoken> <r50k|cl100k|o200k> [-n iterations] [-m encode|pretok] <text file>...
+// encode: the full encoder (pre-tokenizer + model); pretok: the pre-tokenizer alone (pieces counted).
+// Prints MB/s (best of the iterations) per file; for callgrind runs use -n 1.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
-#include <iostream>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/bpe/encoder.h"
 #include "core/bpe/tiktoken_file.h"
@@ -20,30 +23,47 @@ static std::string slurp(const char* p) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s model.tiktoken r50k|cl100k|o200k text [iters]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s model.tiktoken r50k|cl100k|o200k [-n iters] [-m encode|pretok] text...\n", argv[0]);
     return 2;
   }
   std::string kind = argv[2];
   fastlm::PretokKind k = kind == "r50k" ? fastlm::PretokKind::kR50K
                          : kind == "cl100k" ? fastlm::PretokKind::kCL100K
                                             : fastlm::PretokKind::kO200K;
+  int iters = 10;
+  std::string mode = "encode";
+  std::vector<const char*> files;
+  for (int i = 3; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-n" && i + 1 < argc) iters = std::atoi(argv[++i]);
+    else if (a == "-m" && i + 1 < argc) mode = argv[++i];
+    else files.push_back(argv[i]);
+  }
   auto ranks = fastlm::bpe::parse_tiktoken(slurp(argv[1]), argv[1]);
   auto t0 = std::chrono::steady_clock::now();
   auto model = std::make_shared<fastlm::bpe::BpeModel>(std::move(ranks), nullptr, true);
   auto t1 = std::chrono::steady_clock::now();
+  std::printf("load %.3f s\n", std::chrono::duration<double>(t1 - t0).count());
   fastlm::bpe::BpeEncoder enc(model, k);
-  std::string text = slurp(argv[3]);
-  int iters = argc > 4 ? std::atoi(argv[4]) : 10;
-  double best = 1e9;
-  size_t ntok = 0;
-  for (int i = 0; i < iters; ++i) {
-    fastlm::Encoding e;
-    auto a = std::chrono::steady_clock::now();
-    enc.encode(text, 0, false, e);
-    auto b = std::chrono::steady_clock::now();
-    best = std::min(best, std::chrono::duration<double>(b - a).count());
-    ntok = e.ids.size();
+  for (const char* path : files) {
+    std::string text = slurp(path);
+    double best = 1e9;
+    size_t count = 0;
+    for (int i = 0; i < iters; ++i) {
+      auto a = std::chrono::steady_clock::now();
+      if (mode == "pretok") {
+        size_t pieces = 0;
+        fastlm::pretokenize(k, text, [&](size_t, size_t) { ++pieces; });
+        count = pieces;
+      } else {
+        fastlm::Encoding e;
+        enc.encode(text, 0, false, e);
+        count = e.ids.size();
+      }
+      auto b = std::chrono::steady_clock::now();
+      best = std::min(best, std::chrono::duration<double>(b - a).count());
+    }
+    std::printf("%-40s %9zu bytes -> %8zu %s  %7.2f MB/s\n", path, text.size(), count,
+                mode == "pretok" ? "pieces" : "tokens", text.size() / best / 1e6);
   }
-  std::printf("load %.3f s; %zu bytes -> %zu tokens; best %.2f MB/s\n",
-              std::chrono::duration<double>(t1 - t0).count(), text.size(), ntok, text.size() / best / 1e6);
 }

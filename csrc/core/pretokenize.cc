@@ -135,6 +135,24 @@ bool ascii_table_consistent() {
   return true;
 }
 
+uint8_t g_bmp_class[0x10000];
+
+namespace {
+// Defined after kTable in this file, so it runs after it (the Unicode tables are constant-initialized).
+struct BmpClassInit {
+  BmpClassInit() {
+    for (uint32_t cp = 0; cp < 0x10000; ++cp) g_bmp_class[cp] = class_of_cp(cp);
+  }
+};
+const BmpClassInit kBmpClassInit;
+}  // namespace
+
+bool bmp_table_consistent() {
+  for (uint32_t cp = 0; cp < 0x10000; ++cp)
+    if (g_bmp_class[cp] != class_of_cp(cp)) return false;
+  return true;
+}
+
 size_t next_r50k(const unsigned char* b, size_t n, size_t pos) {
   const unsigned char* end = b + n;
   unsigned char c = b[pos];

@@ -91,6 +91,8 @@ BpeModel::BpeModel(std::vector<std::pair<std::string, uint32_t>> vocab,
     pairs_.reserve(merges->size());
     uint32_t prio = 0;
     std::string buf;
+    std::vector<std::array<uint32_t, 3>> listed;  // (left, right, merged) in priority order, first occurrences
+    listed.reserve(merges->size());
     for (const auto& m : *merges) {
       uint32_t l = find(m.first), r = find(m.second);
       if (l == kNoId || r == kNoId)
@@ -101,9 +103,13 @@ BpeModel::BpeModel(std::vector<std::pair<std::string, uint32_t>> vocab,
       if (merged == kNoId)
         throw ValueError("merge #" + std::to_string(prio + 1) + " ('" + printable(m.first) + "' '" + printable(m.second) +
                          "') produces '" + printable(buf) + "', which is not in the vocabulary");
-      pairs_.insert(l, r, PairMap::Value{prio, merged});  // first occurrence wins, as in HF
+      if (pairs_.insert(l, r, PairMap::Value{prio, merged}))  // first occurrence wins, as in HF
+        listed.push_back({l, r, merged});
       ++prio;
     }
+    build_byte_pairs();
+    build_backtracker(&listed);
+    return;
   } else {
     // tiktoken rule: every split of every token into two tokens is a merge, with the merged token's rank.
     pairs_.reserve(n_tokens_ * 2);
@@ -120,6 +126,20 @@ BpeModel::BpeModel(std::vector<std::pair<std::string, uint32_t>> vocab,
     }
   }
   build_byte_pairs();
+  build_backtracker(nullptr);
+}
+
+void BpeModel::build_backtracker(const std::vector<std::array<uint32_t, 3>>* merges) {
+  Backtracker::Source src;
+  src.id_bound = id_bound();
+  src.present = [this](uint32_t id) { return present_[id] != 0; };
+  src.bytes = [this](uint32_t id) { return token_bytes(id); };
+  src.reference = [this](std::string_view b, std::vector<uint32_t>& out) {
+    encode_merge(reinterpret_cast<const unsigned char*>(b.data()), b.size(), out, nullptr);
+  };
+  auto bt = std::make_unique<Backtracker>();
+  bool ok = merges ? bt->build_merges(src, *merges) : bt->build_ranks(src);
+  if (ok) bt_ = std::move(bt);
 }
 
 void BpeModel::build_byte_pairs() {
@@ -178,12 +198,46 @@ void BpeModel::encode_piece(std::string_view piece, std::vector<uint32_t>& out, 
 }
 
 void BpeModel::encode_uncached(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const {
+  if (bt_ && bt_->encode(p, n, whole_piece_lookup_, out, scratch)) return;
   if (whole_piece_lookup_) {
     uint32_t id = find(std::string_view(reinterpret_cast<const char*>(p), n));
     if (id != kNoId) {
       out.push_back(id);
       return;
     }
+  }
+  encode_merge(p, n, out, scratch);
+}
+
+void BpeModel::encode_piece_with(Method method, std::string_view piece, std::vector<uint32_t>& out) const {
+  const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
+  size_t n = piece.size();
+  if (n == 0) return;
+  if (n == 1) {
+    out.push_back(byte_id_[p[0]]);
+    return;
+  }
+  if (method == Method::kAuto) return encode_piece(piece, out, &thread_scratch(serial_));
+  if (method == Method::kBacktrack) {
+    if (!bt_) throw ValueError("this BPE model has no backtracking encoder (its merges are not rank-monotone)");
+    if (!bt_->encode(p, n, whole_piece_lookup_, out, nullptr))
+      throw ValueError("backtracking encoder found no encoding (inconsistent tables)");
+    return;
+  }
+  if (whole_piece_lookup_) {
+    uint32_t id = find(piece);
+    if (id != kNoId) {
+      out.push_back(id);
+      return;
+    }
+  }
+  encode_merge(p, n, out, nullptr);
+}
+
+void BpeModel::encode_merge(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const {
+  if (n == 1) {
+    out.push_back(byte_id_[p[0]]);
+    return;
   }
   if (n <= kSmallPiece) {
     encode_small(p, n, out, scratch);

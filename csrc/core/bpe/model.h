@@ -12,12 +12,14 @@
 // linear-logarithmic instead of tiktoken's quadratic scan.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "core/bpe/backtrack.h"
 #include "core/hash.h"
 
 namespace fastlm {
@@ -57,12 +59,19 @@ struct BpeScratch {
   // encode_long: per-rank buckets of positions (singly linked through entry_next), a heap of distinct ranks.
   std::vector<uint32_t> bucket_of_rank;  // rank -> bucket index (kNoId when unused); sized id_bound lazily
   std::vector<uint32_t> bucket_rank, bucket_head, entry_pos, entry_next, gather;
+  // Backtracking encoder: memo of pair compatibility (tag | answer << 63, 256 KiB, allocated on first use) and
+  // the dead-end bits of pieces of 64 bytes or more.
+  static constexpr int kCompatBits = 15;
+  static constexpr size_t kCompatSlots = size_t(1) << kCompatBits;
+  std::unique_ptr<uint64_t[]> compat;
+  std::vector<uint64_t> alive;
 
   void reset(uint64_t serial) {
     if (!slots) slots.reset(new Slot[2 * kSets]);
     for (size_t i = 0; i < 2 * kSets; ++i) slots[i].tag = 0;
     if (!pair_slots) pair_slots.reset(new PairSlot[kPairSlots]);
     for (size_t i = 0; i < kPairSlots; ++i) pair_slots[i].key = 0;
+    if (compat) std::memset(compat.get(), 0, kCompatSlots * sizeof(uint64_t));
     owner = serial;
   }
 };
@@ -81,6 +90,13 @@ class BpeModel {
 
   // Appends the ids of `piece` to out. `scratch` (from thread_scratch(serial())) enables the piece cache.
   void encode_piece(std::string_view piece, std::vector<uint32_t>& out, BpeScratch* scratch = nullptr) const;
+  // For tests and benchmarks: one piece through a chosen path. kAuto is encode_piece with this thread's scratch;
+  // kMerge the merge loop (array scan / heap; no cache), kBacktrack the backtracking encoder (no cache;
+  // ValueError if this model has none).
+  enum class Method : uint8_t { kAuto, kMerge, kBacktrack };
+  void encode_piece_with(Method method, std::string_view piece, std::vector<uint32_t>& out) const;
+  bool has_backtracker() const { return bt_ != nullptr; }
+  const Backtracker* backtracker() const { return bt_.get(); }
   uint64_t serial() const { return serial_; }
 
   // Bytes of a token, or nullptr-data view if the id is not in the vocabulary.
@@ -101,6 +117,9 @@ class BpeModel {
 
  private:
   void encode_uncached(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const;
+  // The merge loop without the whole-piece lookup (the reference for every token's own bytes, and the fallback).
+  void encode_merge(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const;
+  void build_backtracker(const std::vector<std::array<uint32_t, 3>>* merges);
   void encode_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const;
   // Merge lookup through the scratch's pair cache: returns priority (kNoId = none), sets merged.
   uint32_t lookup(BpeScratch* sc, uint32_t l, uint32_t r, uint32_t& merged) const {
@@ -139,6 +158,7 @@ class BpeModel {
   PairMap pairs_;  // (left, right) -> {priority, merged id}
   uint32_t byte_id_[256];
   std::vector<PairMap::Value> byte_pairs_;  // (byte a << 8 | byte b) -> merge of their single-byte tokens
+  std::unique_ptr<Backtracker> bt_;  // null when the vocabulary is not rank-monotone (merge loop only)
   uint64_t serial_ = 0;
   size_t n_tokens_ = 0;
   bool uses_merges_ = false;
