@@ -85,7 +85,15 @@ void register_bpe(py::module_& m) {
             return bt->compatible(left, right);
           },
           py::arg("left"), py::arg("right"),
-          "True if BPE on the bytes of the two tokens ends with exactly these two tokens.");
+          "True if BPE on the bytes of the two tokens ends with exactly these two tokens.")
+      .def(
+          "is_matchable",
+          [](const BpeModel& b, uint32_t id) {
+            const fastlm::bpe::Backtracker* bt = b.backtracker();
+            if (!bt) throw py::value_error("this BPE model has no backtracking encoder");
+            return bt->matchable(id);
+          },
+          py::arg("id"), "True if the token is the BPE encoding of its own bytes (the backtracking encoder emits it).");
 
   using fastlm::bpe::BpeEncoder;
   py::class_<BpeEncoder, fastlm::Encoder, std::shared_ptr<BpeEncoder>>(m, "BpeEncoder")
