@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -149,15 +150,19 @@ class BpeModel {
     const PairMap::Value& v = byte_pairs_[(unsigned(a) << 8) | b];
     return v.a == kNoId ? nullptr : &v;
   }
-  void build_byte_pairs();
+  void build_byte_pairs() const;
+  void ensure_pairs() const;  // builds pairs_/byte_pairs_ of a rank vocabulary on first use (thread-safe)
 
   std::string arena_;              // token bytes, concatenated in id order
   std::vector<uint64_t> offsets_;  // id -> start in arena_ (size id_bound + 1)
   std::vector<uint8_t> present_;   // id -> 1 if the id is a token
   StringIdMap map_;
-  PairMap pairs_;  // (left, right) -> {priority, merged id}
+  // (left, right) -> {priority, merged id}: the merge loop's table. Rank vocabularies fill it (and byte_pairs_)
+  // lazily, in ensure_pairs(); every reader goes through encode_merge or merge_table, which call it.
+  mutable PairMap pairs_;
+  mutable std::once_flag pairs_once_;
   uint32_t byte_id_[256];
-  std::vector<PairMap::Value> byte_pairs_;  // (byte a << 8 | byte b) -> merge of their single-byte tokens
+  mutable std::vector<PairMap::Value> byte_pairs_;  // (byte a << 8 | byte b) -> merge of their single-byte tokens
   std::unique_ptr<Backtracker> bt_;  // null when the vocabulary is not rank-monotone (merge loop only)
   uint64_t serial_ = 0;
   size_t n_tokens_ = 0;

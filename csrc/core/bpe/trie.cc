@@ -12,20 +12,44 @@ void TokenTrie::build(const std::vector<std::pair<std::string_view, uint32_t>>& 
   // distinct bytes at position `depth` in that range, already in order. Nodes are placed breadth-first; each
   // node gets the smallest base whose child cells are all free (first fit over a free-cell scan). BFS order puts
   // the short, hot prefixes at low indices, close together.
-  std::vector<std::pair<std::string_view, uint32_t>> v(tokens);
-  std::sort(v.begin(), v.end());
+  // Sorted by an 8-byte big-endian prefix key first (one integer compare decides almost every comparison;
+  // sorting the string_views directly was ~200M instructions for o200k, most of the build), ties in full.
+  std::vector<std::pair<uint64_t, uint32_t>> keyed(tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    uint64_t k = 0;
+    std::string_view t = tokens[i].first;
+    for (size_t j = 0; j < 8; ++j) k = (k << 8) | (j < t.size() ? static_cast<unsigned char>(t[j]) : 0u);
+    keyed[i] = {k, uint32_t(i)};
+  }
+  std::sort(keyed.begin(), keyed.end(), [&](const auto& x, const auto& y) {
+    if (x.first != y.first) return x.first < y.first;
+    return tokens[x.second].first < tokens[y.second].first;
+  });
+  std::vector<std::pair<std::string_view, uint32_t>> v(tokens.size());
+  for (size_t i = 0; i < keyed.size(); ++i) v[i] = tokens[keyed[i].second];
   for (size_t i = 1; i < v.size(); ++i)
     if (v[i].first == v[i - 1].first) throw ValueError("token trie: duplicate token bytes");
 
   size_t cap = 1024;
   cells_.assign(cap, Cell{0, kParentMask, kNone});
-  std::vector<uint8_t> used(cap, 0);
-  used[0] = 1;  // root
+  std::vector<uint64_t> used(cap / 64, 0);  // bitmap of taken cells: free cells are found 64 at a time
+  auto is_used = [&](size_t i) { return (used[i >> 6] >> (i & 63)) & 1; };
+  auto take = [&](size_t i) { used[i >> 6] |= 1ULL << (i & 63); };
+  take(0);  // root
   auto grow = [&](size_t need) {
     if (need < cap) return;
     while (cap <= need) cap *= 2;
     cells_.resize(cap, Cell{0, kParentMask, kNone});
-    used.resize(cap, 0);
+    used.resize(cap / 64, 0);
+  };
+  // First free cell at or after i.
+  auto next_free = [&](size_t i) {
+    for (;;) {
+      grow(i + 64);
+      uint64_t w = ~used[i >> 6] & (~0ULL << (i & 63));
+      if (w) return (i & ~size_t(63)) + size_t(__builtin_ctzll(w));
+      i = (i | 63) + 1;
+    }
   };
 
   struct Item {
@@ -55,23 +79,27 @@ void TokenTrie::build(const std::vector<std::pair<std::string_view, uint32_t>>& 
       }
     }
     starts.push_back(it.hi);
-    while (first_free < cap && used[first_free]) ++first_free;
-    size_t base = 0;
-    for (size_t f = first_free;; ++f) {
+    first_free = next_free(first_free);
+    // First fit among the next few free cells; a node whose children do not fit there goes past the highest
+    // taken cell (all free), leaving its gaps to the many one-child nodes that follow. Unbounded first fit
+    // cost ~12 trials per node (o200k: 5M, a third of the load time) for ~no gain in size.
+    size_t base = size_t(top) + 1 > labels[0] ? size_t(top) + 1 - labels[0] : 1;
+    size_t f = next_free(std::max<size_t>(first_free, size_t(labels[0]) + 1));
+    for (int trial = 0; trial < 32; ++trial, f = next_free(f + 1)) {
       grow(f + 256);
-      if (used[f] || f <= labels[0]) continue;
       size_t b = f - labels[0];
       bool ok = true;
-      for (size_t k = 1; k < labels.size() && ok; ++k) ok = !used[b + labels[k]];
+      for (size_t k = 1; k < labels.size() && ok; ++k) ok = !is_used(b + labels[k]);
       if (ok) {
         base = b;
         break;
       }
     }
+    grow(base + 256);
     cells_[it.node].base = uint32_t(base);
     for (size_t k = 0; k < labels.size(); ++k) {
       size_t t = base + labels[k];
-      used[t] = 1;
+      take(t);
       cells_[t].check = it.node;
       top = std::max(top, t + 1);
       queue.push_back(Item{starts[k], starts[k + 1], it.depth + 1, uint32_t(t)});
