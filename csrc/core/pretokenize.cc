@@ -83,6 +83,18 @@ inline size_t ws_run(const unsigned char* b, size_t n, size_t p, size_t& last_st
   return p;
 }
 
+// ASCII letters, and the end of an ASCII letter run. A run that stops on an ASCII byte (or the end) is settled:
+// no non-ASCII letter or mark can extend it, so the fast paths below return without decoding anything. English
+// words and code identifiers take them; everything else falls through to the general scanners.
+inline bool ascii_letter(unsigned c) { return ((c | 0x20u) - 'a') < 26u; }
+inline bool settled(const unsigned char* b, size_t n, size_t e) { return e == n || b[e] < 0x80; }
+inline size_t ascii_letters(const unsigned char* b, size_t n, size_t p) {
+  while (p < n && ascii_letter(b[p])) ++p;
+  return p;
+}
+// ASCII prefix of the cl100k/o200k letter alternatives: [^\r\n\p{L}\p{N}] (space, tab, punctuation, ...).
+inline bool ascii_prefix(unsigned c) { return c < 0x80 && !(kAsciiClass.v[c] & (kL | kN | kCRLF)); }
+
 // o200k alternative 1 from s:  [Up]*[Lo]+ contraction?   Returns SIZE_MAX on failure.
 inline size_t o200k_alt1(const unsigned char* b, size_t n, size_t s) {
   const unsigned char* end = b + n;
@@ -156,6 +168,13 @@ bool bmp_table_consistent() {
 size_t next_r50k(const unsigned char* b, size_t n, size_t pos) {
   const unsigned char* end = b + n;
   unsigned char c = b[pos];
+  {  // fast path:  ?\p{L}+ over ASCII
+    size_t s = c == ' ' && pos + 1 < n ? pos + 1 : pos;
+    if (ascii_letter(b[s])) {
+      size_t e = ascii_letters(b, n, s + 1);
+      if (settled(b, n, e)) return e;
+    }
+  }
   if (c == '\'' && pos + 1 < n) {  // 's|'t|'re|'ve|'m|'ll|'d  (case-sensitive)
     unsigned char d = b[pos + 1];
     if (d == 's' || d == 't' || d == 'm' || d == 'd') return pos + 2;
@@ -189,6 +208,13 @@ size_t next_r50k(const unsigned char* b, size_t n, size_t pos) {
 size_t next_cl100k(const unsigned char* b, size_t n, size_t pos) {
   const unsigned char* end = b + n;
   unsigned char c = b[pos];
+  if (c != '\'') {  // fast path: [^\r\n\p{L}\p{N}]?+\p{L}++ over ASCII (an apostrophe may start a contraction)
+    size_t s = ascii_prefix(c) && pos + 1 < n ? pos + 1 : pos;
+    if (ascii_letter(b[s])) {
+      size_t e = ascii_letters(b, n, s + 1);
+      if (settled(b, n, e)) return e;
+    }
+  }
   if (c == '\'') {  // '(?i:[sdmt]|ll|ve|re)
     size_t m = contraction_ci(b, n, pos + 1);
     if (m) return pos + 1 + m;
@@ -232,6 +258,22 @@ size_t next_cl100k(const unsigned char* b, size_t n, size_t pos) {
 size_t next_o200k(const unsigned char* b, size_t n, size_t pos) {
   const unsigned char* end = b + n;
   unsigned char c = b[pos];
+  {  // fast path: an ASCII word after an optional ASCII prefix: [A-Z]*[a-z]+ (alternative 1), else [A-Z]+ (2)
+    size_t s = ascii_prefix(c) && pos + 1 < n ? pos + 1 : pos;
+    if (ascii_letter(b[s])) {
+      size_t u = s;
+      while (u < n && unsigned(b[u] - 'A') < 26u) ++u;
+      size_t e = u;
+      while (e < n && unsigned(b[e] - 'a') < 26u) ++e;
+      if (settled(b, n, e)) {
+        if (e < n && b[e] == '\'') {
+          size_t m = contraction_ci(b, n, e + 1);
+          if (m) e += 1 + m;
+        }
+        return e;
+      }
+    }
+  }
   int len;
   uint8_t k = cls(b + pos, end, len);
   if (!(k & (kCRLF | kL | kN))) {

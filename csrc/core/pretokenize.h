@@ -10,6 +10,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include "core/unicode.h"
@@ -68,6 +69,22 @@ inline uint8_t cls(const unsigned char* p, const unsigned char* end, int& len) {
   if (*p < 0x80) {
     len = 1;
     return kAsciiClass.v[*p];
+  }
+  if (end - p >= 4) {
+    // Two- and three-byte sequences (all of CJK, Hangul, Cyrillic, ...) checked on one 4-byte load: lead and
+    // continuation bits by mask, then overlong forms and surrogates, exactly as unicode::decode rejects them.
+    uint32_t w;
+    std::memcpy(&w, p, 4);
+    if ((w & 0xC0C0F0u) == 0x8080E0u) {
+      uint32_t v = ((w & 0x0Fu) << 12) | ((w >> 2) & 0xFC0u) | ((w >> 16) & 0x3Fu);
+      if (v >= 0x800 && (v < 0xD800 || v > 0xDFFF)) {
+        len = 3;
+        return g_bmp_class[v];
+      }
+    } else if ((w & 0xC0E0u) == 0x80C0u && *p >= 0xC2) {
+      len = 2;
+      return g_bmp_class[((w & 0x1Fu) << 6) | ((w >> 8) & 0x3Fu)];
+    }
   }
   uint32_t cp;
   len = unicode::decode(p, end, cp);

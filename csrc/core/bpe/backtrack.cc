@@ -141,13 +141,13 @@ bool Backtracker::finish(const Source& src) {
   return true;
 }
 
-bool Backtracker::encode(const unsigned char* p, size_t n, bool whole_piece, std::vector<uint32_t>& out,
-                         BpeScratch* sc) const {
+uint32_t* Backtracker::encode(const unsigned char* p, size_t n, bool whole_piece, uint32_t* dst,
+                              BpeScratch* sc) const {
   uint32_t whole, len;
   uint32_t t = trie_.longest(p, n, len, whole);
   if (whole != kNone && (whole_piece || matchable_[whole])) {
-    out.push_back(whole);
-    return true;
+    *dst = whole;
+    return dst + 1;
   }
   // alive: bit i set while position i may still start the rest of the encoding (n + 1 positions).
   uint64_t local = ~0ULL;
@@ -158,14 +158,14 @@ bool Backtracker::encode(const unsigned char* p, size_t n, bool whole_piece, std
     v.assign((n >> 6) + 1, ~0ULL);
     alive = v.data();
   }
-  const size_t first = out.size();
+  uint32_t* const first = dst;  // dst is the stack of tokens taken so far
   size_t pos = 0;
   for (;;) {
     size_t end = pos + len;
-    if (((alive[end >> 6] >> (end & 63)) & 1) && (out.size() == first || compatible_memo(out.back(), t, sc))) {
-      out.push_back(t);
+    if (((alive[end >> 6] >> (end & 63)) & 1) && (dst == first || compatible_memo(dst[-1], t, sc))) {
+      *dst++ = t;
       pos = end;
-      if (pos == n) return true;
+      if (pos == n) return dst;
       t = trie_.longest(p + pos, n - pos, len, whole);
       continue;
     }
@@ -176,14 +176,12 @@ bool Backtracker::encode(const unsigned char* p, size_t n, bool whole_piece, std
       continue;
     }
     alive[pos >> 6] &= ~(1ULL << (pos & 63));  // nothing fits after the current prefix: pos is a dead end
-    if (out.size() == first) break;            // cannot happen for a consistent table
-    t = out.back();
-    out.pop_back();
+    if (dst == first) break;                   // cannot happen for a consistent table
+    t = *--dst;
     len = len_[t];
     pos -= len;
   }
-  out.resize(first);
-  return false;
+  return nullptr;
 }
 
 }  // namespace bpe

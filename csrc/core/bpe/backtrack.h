@@ -52,10 +52,10 @@ class Backtracker {
   // Merge list (HF): merges = (left, right, merged) in priority order; only listed pairs merge.
   bool build_merges(const Source& src, const std::vector<std::array<uint32_t, 3>>& merges);
 
-  // Appends the BPE of p[0..n) (n >= 2). `whole_piece`: a piece spelled by one token becomes that token (tiktoken;
-  // HF ignore_merges). Returns false (out unchanged) only on an internal inconsistency; the caller then uses the
-  // merge loop.
-  bool encode(const unsigned char* p, size_t n, bool whole_piece, std::vector<uint32_t>& out, BpeScratch* sc) const;
+  // Writes the BPE of p[0..n) (n >= 2) at dst (room for n ids) and returns the end. `whole_piece`: a piece
+  // spelled by one token becomes that token (tiktoken; HF ignore_merges). Returns nullptr only on an internal
+  // inconsistency; the caller then uses the merge loop.
+  uint32_t* encode(const unsigned char* p, size_t n, bool whole_piece, uint32_t* dst, BpeScratch* sc) const;
 
   // For tests: compatibility of two matchable tokens (not memoized), matchability, canonical split.
   bool compatible(uint32_t a, uint32_t b) const {

@@ -172,51 +172,45 @@ std::vector<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>> BpeModel::merge_
 }
 
 void BpeModel::encode_piece(std::string_view piece, std::vector<uint32_t>& out, BpeScratch* scratch) const {
-  const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
-  size_t n = piece.size();
-  if (n == 0) return;
-  if (n == 1) {
-    out.push_back(byte_id_[p[0]]);
-    return;
-  }
-  if (scratch && n <= BpeScratch::kMaxKey) {
-    uint64_t h = hash_bytes(p, n);
-    uint32_t tag = uint32_t(h >> 32) | 1;
-    BpeScratch::Slot* set = &scratch->slots[2 * (h & (BpeScratch::kSets - 1))];
-    for (int w = 0; w < 2; ++w) {
-      BpeScratch::Slot& s = set[w];
-      if (s.tag == tag && s.klen == n && std::memcmp(s.key, p, n) == 0) {
-        out.insert(out.end(), s.ids, s.ids + s.nids);
-        return;
-      }
-    }
-    size_t first = out.size();
-    encode_uncached(p, n, out, scratch);
-    size_t k = out.size() - first;
-    if (k <= BpeScratch::kMaxIds) {
-      set[1] = set[0];  // the older entry moves to way 1 (evicting what was there)
-      BpeScratch::Slot& s = set[0];
-      s.tag = tag;
-      s.klen = uint8_t(n);
-      s.nids = uint8_t(k);
-      std::memcpy(s.key, p, n);
-      std::memcpy(s.ids, out.data() + first, k * sizeof(uint32_t));
-    }
-    return;
-  }
-  encode_uncached(p, n, out, scratch);
+  if (piece.empty()) return;
+  size_t k = out.size();
+  out.resize(k + piece.size() + 2);
+  uint32_t* end = encode_piece(reinterpret_cast<const unsigned char*>(piece.data()), piece.size(), out.data() + k, scratch);
+  out.resize(size_t(end - out.data()));
 }
 
-void BpeModel::encode_uncached(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const {
-  if (bt_ && bt_->encode(p, n, whole_piece_lookup_, out, scratch)) return;
+uint32_t* BpeModel::encode_and_cache(const unsigned char* p, size_t n, uint64_t w0, uint64_t w1,
+                                     BpeScratch::Slot* set, uint32_t* dst, BpeScratch* scratch) const {
+  uint32_t* end = encode_uncached(p, n, dst, scratch);
+  size_t k = size_t(end - dst);
+  if (k <= BpeScratch::kMaxIds) {
+    set[1] = set[0];  // the older entry moves to way 1 (evicting what was there)
+    BpeScratch::Slot& s = set[0];
+    s.w0 = w0;
+    s.w1 = w1;
+    s.n = uint8_t(n);
+    s.nids = uint8_t(k);
+    std::memcpy(s.ids, dst, k * sizeof(uint32_t));
+  }
+  return end;
+}
+
+uint32_t* BpeModel::encode_uncached(const unsigned char* p, size_t n, uint32_t* dst, BpeScratch* scratch) const {
+  if (bt_) {
+    uint32_t* end = bt_->encode(p, n, whole_piece_lookup_, dst, scratch);
+    if (end) return end;
+  }
   if (whole_piece_lookup_) {
     uint32_t id = find(std::string_view(reinterpret_cast<const char*>(p), n));
     if (id != kNoId) {
-      out.push_back(id);
-      return;
+      *dst = id;
+      return dst + 1;
     }
   }
-  encode_merge(p, n, out, scratch);
+  std::vector<uint32_t> tmp;
+  encode_merge(p, n, tmp, scratch);
+  std::memcpy(dst, tmp.data(), tmp.size() * sizeof(uint32_t));
+  return dst + tmp.size();
 }
 
 void BpeModel::encode_piece_with(Method method, std::string_view piece, std::vector<uint32_t>& out) const {
@@ -230,8 +224,11 @@ void BpeModel::encode_piece_with(Method method, std::string_view piece, std::vec
   if (method == Method::kAuto) return encode_piece(piece, out, &thread_scratch(serial_));
   if (method == Method::kBacktrack) {
     if (!bt_) throw ValueError("this BPE model has no backtracking encoder (its merges are not rank-monotone)");
-    if (!bt_->encode(p, n, whole_piece_lookup_, out, nullptr))
-      throw ValueError("backtracking encoder found no encoding (inconsistent tables)");
+    size_t k = out.size();
+    out.resize(k + n + 2);
+    uint32_t* end = bt_->encode(p, n, whole_piece_lookup_, out.data() + k, nullptr);
+    if (!end) throw ValueError("backtracking encoder found no encoding (inconsistent tables)");
+    out.resize(size_t(end - out.data()));
     return;
   }
   if (whole_piece_lookup_) {

@@ -28,21 +28,23 @@ namespace bpe {
 
 constexpr uint32_t kNoId = 0xFFFFFFFFu;
 
-// Per-thread scratch for encoding: a direct-mapped cache of recent pieces (one 64-byte line per slot, 1 MiB in
-// all, so frequent words are answered from L2 without touching the big vocabulary tables) and reusable buffers
-// for the heap path. Owned by one thread; keyed by the model's serial so a new model never sees stale entries.
+// Per-thread scratch for encoding: a cache of recent pieces (so frequent words are answered from L2 without
+// touching the big vocabulary tables), the backtracking encoder's compatibility memo, and reusable buffers for the
+// merge loop. Owned by one thread; keyed by the model's serial so a new model never sees stale entries.
 struct BpeScratch {
   // Piece cache: 2-way set-associative, 32-byte slots, a set per 64-byte line (16K sets = 1 MiB). English has
   // ~12K distinct pre-tokens per MB; a direct-mapped table of the same size lost ~1/3 of them to collisions.
-  static constexpr size_t kSets = 1 << 14;
-  static constexpr size_t kMaxKey = 14;
+  // A slot keeps the piece as two 8-byte words (piece_key), so a hit is two compares, no memcmp.
+  static constexpr int kSetBits = 14;
+  static constexpr size_t kSets = size_t(1) << kSetBits;
+  static constexpr size_t kMaxKey = 16;
   static constexpr size_t kMaxIds = 3;
   struct Slot {
-    uint32_t tag;  // piece hash bits, 0 = empty
-    uint8_t klen;
-    uint8_t nids;
-    char key[kMaxKey];
+    uint64_t w0, w1;  // piece_key
     uint32_t ids[kMaxIds];
+    uint8_t n;  // piece length, 0 = empty
+    uint8_t nids;
+    uint16_t unused;
   };
   static_assert(sizeof(Slot) == 32, "two slots per cache line");
   // Direct-mapped cache of merge-table lookups (hits and misses), L2-resident: text reuses the same pairs.
@@ -66,10 +68,13 @@ struct BpeScratch {
   static constexpr size_t kCompatSlots = size_t(1) << kCompatBits;
   std::unique_ptr<uint64_t[]> compat;
   std::vector<uint64_t> alive;
+  // The encoder's output block (ids are appended to the caller's vector kOutBlock at a time).
+  static constexpr size_t kOutBlock = 4096;
+  std::vector<uint32_t> out;
 
   void reset(uint64_t serial) {
     if (!slots) slots.reset(new Slot[2 * kSets]);
-    for (size_t i = 0; i < 2 * kSets; ++i) slots[i].tag = 0;
+    for (size_t i = 0; i < 2 * kSets; ++i) slots[i].n = 0;
     if (!pair_slots) pair_slots.reset(new PairSlot[kPairSlots]);
     for (size_t i = 0; i < kPairSlots; ++i) pair_slots[i].key = 0;
     if (compat) std::memset(compat.get(), 0, kCompatSlots * sizeof(uint64_t));
@@ -80,6 +85,24 @@ struct BpeScratch {
 // The calling thread's scratch, reset if it last served another model.
 BpeScratch& thread_scratch(uint64_t serial);
 
+// Key of a piece of 2..16 bytes: two words that, with the length, determine its bytes. Overlapping loads, never
+// outside the piece (the last bytes of a buffer can be a piece).
+inline void piece_key(const unsigned char* p, size_t n, uint64_t& w0, uint64_t& w1) {
+  if (n >= 8) {
+    std::memcpy(&w0, p, 8);
+    std::memcpy(&w1, p + n - 8, 8);
+  } else if (n >= 4) {
+    uint32_t a, b;
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + n - 4, 4);
+    w0 = a | (uint64_t(b) << 32);
+    w1 = 0;
+  } else {
+    w0 = p[0] | (uint32_t(p[n >> 1]) << 8) | (uint32_t(p[n - 1]) << 16);
+    w1 = 0;
+  }
+}
+
 class BpeModel {
  public:
   static constexpr size_t kSmallPiece = 48;
@@ -89,7 +112,31 @@ class BpeModel {
   BpeModel(std::vector<std::pair<std::string, uint32_t>> vocab,
            const std::vector<std::pair<std::string, std::string>>* merges, bool whole_piece_lookup);
 
-  // Appends the ids of `piece` to out. `scratch` (from thread_scratch(serial())) enables the piece cache.
+  // Writes the ids of the piece p[0..n) (n >= 1) at dst and returns the end. dst needs room for n + 2 ids (at
+  // most one id per byte; a cache hit copies 3 ids unconditionally). `scratch` (thread_scratch(serial())) enables
+  // the piece cache and the compatibility memo. The cache hit is inline: it is most pieces of English and code.
+  uint32_t* encode_piece(const unsigned char* p, size_t n, uint32_t* dst, BpeScratch* scratch) const {
+    if (n == 1) {
+      *dst = byte_id_[p[0]];
+      return dst + 1;
+    }
+    if (scratch && n <= BpeScratch::kMaxKey) {
+      uint64_t w0, w1;
+      piece_key(p, n, w0, w1);
+      uint64_t h = ((w0 ^ (w1 * 0x9E3779B97F4A7C15ULL)) + n) * 0xFF51AFD7ED558CCDULL;
+      BpeScratch::Slot* set = &scratch->slots[2 * (h >> (64 - BpeScratch::kSetBits))];
+      for (int w = 0; w < 2; ++w) {
+        const BpeScratch::Slot& s = set[w];
+        if (s.w0 == w0 && s.w1 == w1 && s.n == n) {
+          std::memcpy(dst, s.ids, sizeof(s.ids));
+          return dst + s.nids;
+        }
+      }
+      return encode_and_cache(p, n, w0, w1, set, dst, scratch);
+    }
+    return encode_uncached(p, n, dst, scratch);
+  }
+  // Appends the ids of `piece` to out (the same, through a vector).
   void encode_piece(std::string_view piece, std::vector<uint32_t>& out, BpeScratch* scratch = nullptr) const;
   // For tests and benchmarks: one piece through a chosen path. kAuto is encode_piece with this thread's scratch;
   // kMerge the merge loop (array scan / heap; no cache), kBacktrack the backtracking encoder (no cache;
@@ -117,7 +164,9 @@ class BpeModel {
   std::vector<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>> merge_table() const;
 
  private:
-  void encode_uncached(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const;
+  uint32_t* encode_uncached(const unsigned char* p, size_t n, uint32_t* dst, BpeScratch* scratch) const;
+  uint32_t* encode_and_cache(const unsigned char* p, size_t n, uint64_t w0, uint64_t w1, BpeScratch::Slot* set,
+                             uint32_t* dst, BpeScratch* scratch) const;
   // The merge loop without the whole-piece lookup (the reference for every token's own bytes, and the fallback).
   void encode_merge(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const;
   void build_backtracker(const std::vector<std::array<uint32_t, 3>>* merges);
