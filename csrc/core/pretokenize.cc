@@ -52,20 +52,6 @@ inline size_t run_other(const unsigned char* b, size_t n, size_t p) {
   return p;
 }
 
-// Case-insensitive contraction body after an apostrophe at b[p-1]: [sdmt]|ll|ve|re (and U+017F LONG S, which
-// simple case folding maps to 's'). Returns its byte length or 0.
-inline size_t contraction_ci(const unsigned char* b, size_t n, size_t p) {
-  if (p >= n) return 0;
-  unsigned char c = b[p] | 0x20;
-  if (b[p] < 0x80 && (c == 's' || c == 'd' || c == 'm' || c == 't')) return 1;
-  if (b[p] == 0xC5 && p + 1 < n && b[p + 1] == 0xBF) return 2;
-  if (p + 1 < n && b[p] < 0x80 && b[p + 1] < 0x80) {
-    unsigned char c2 = b[p + 1] | 0x20;
-    if ((c == 'l' && c2 == 'l') || (c == 'v' && c2 == 'e') || (c == 'r' && c2 == 'e')) return 2;
-  }
-  return 0;
-}
-
 // Whitespace run starting at p (cp at p is whitespace): returns its end; sets last_start (start of its last code
 // point) and last_crlf (offset of its last \r or \n, or SIZE_MAX).
 inline size_t ws_run(const unsigned char* b, size_t n, size_t p, size_t& last_start, size_t& last_crlf) {
@@ -82,18 +68,6 @@ inline size_t ws_run(const unsigned char* b, size_t n, size_t p, size_t& last_st
   }
   return p;
 }
-
-// ASCII letters, and the end of an ASCII letter run. A run that stops on an ASCII byte (or the end) is settled:
-// no non-ASCII letter or mark can extend it, so the fast paths below return without decoding anything. English
-// words and code identifiers take them; everything else falls through to the general scanners.
-inline bool ascii_letter(unsigned c) { return ((c | 0x20u) - 'a') < 26u; }
-inline bool settled(const unsigned char* b, size_t n, size_t e) { return e == n || b[e] < 0x80; }
-inline size_t ascii_letters(const unsigned char* b, size_t n, size_t p) {
-  while (p < n && ascii_letter(b[p])) ++p;
-  return p;
-}
-// ASCII prefix of the cl100k/o200k letter alternatives: [^\r\n\p{L}\p{N}] (space, tab, punctuation, ...).
-inline bool ascii_prefix(unsigned c) { return c < 0x80 && !(kAsciiClass.v[c] & (kL | kN | kCRLF)); }
 
 // o200k alternative 1 from s:  [Up]*[Lo]+ contraction?   Returns SIZE_MAX on failure.
 inline size_t o200k_alt1(const unsigned char* b, size_t n, size_t s) {
@@ -165,16 +139,9 @@ bool bmp_table_consistent() {
   return true;
 }
 
-size_t next_r50k(const unsigned char* b, size_t n, size_t pos) {
+size_t next_r50k_general(const unsigned char* b, size_t n, size_t pos) {
   const unsigned char* end = b + n;
   unsigned char c = b[pos];
-  {  // fast path:  ?\p{L}+ over ASCII
-    size_t s = c == ' ' && pos + 1 < n ? pos + 1 : pos;
-    if (ascii_letter(b[s])) {
-      size_t e = ascii_letters(b, n, s + 1);
-      if (settled(b, n, e)) return e;
-    }
-  }
   if (c == '\'' && pos + 1 < n) {  // 's|'t|'re|'ve|'m|'ll|'d  (case-sensitive)
     unsigned char d = b[pos + 1];
     if (d == 's' || d == 't' || d == 'm' || d == 'd') return pos + 2;
@@ -205,16 +172,9 @@ size_t next_r50k(const unsigned char* b, size_t n, size_t pos) {
   return e;                              // \s+ (a single whitespace code point before \S)
 }
 
-size_t next_cl100k(const unsigned char* b, size_t n, size_t pos) {
+size_t next_cl100k_general(const unsigned char* b, size_t n, size_t pos) {
   const unsigned char* end = b + n;
   unsigned char c = b[pos];
-  if (c != '\'') {  // fast path: [^\r\n\p{L}\p{N}]?+\p{L}++ over ASCII (an apostrophe may start a contraction)
-    size_t s = ascii_prefix(c) && pos + 1 < n ? pos + 1 : pos;
-    if (ascii_letter(b[s])) {
-      size_t e = ascii_letters(b, n, s + 1);
-      if (settled(b, n, e)) return e;
-    }
-  }
   if (c == '\'') {  // '(?i:[sdmt]|ll|ve|re)
     size_t m = contraction_ci(b, n, pos + 1);
     if (m) return pos + 1 + m;
@@ -255,25 +215,9 @@ size_t next_cl100k(const unsigned char* b, size_t n, size_t pos) {
   return e;                                    // \s
 }
 
-size_t next_o200k(const unsigned char* b, size_t n, size_t pos) {
+size_t next_o200k_general(const unsigned char* b, size_t n, size_t pos) {
   const unsigned char* end = b + n;
   unsigned char c = b[pos];
-  {  // fast path: an ASCII word after an optional ASCII prefix: [A-Z]*[a-z]+ (alternative 1), else [A-Z]+ (2)
-    size_t s = ascii_prefix(c) && pos + 1 < n ? pos + 1 : pos;
-    if (ascii_letter(b[s])) {
-      size_t u = s;
-      while (u < n && unsigned(b[u] - 'A') < 26u) ++u;
-      size_t e = u;
-      while (e < n && unsigned(b[e] - 'a') < 26u) ++e;
-      if (settled(b, n, e)) {
-        if (e < n && b[e] == '\'') {
-          size_t m = contraction_ci(b, n, e + 1);
-          if (m) e += 1 + m;
-        }
-        return e;
-      }
-    }
-  }
   int len;
   uint8_t k = cls(b + pos, end, len);
   if (!(k & (kCRLF | kL | kN))) {

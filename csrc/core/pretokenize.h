@@ -91,9 +91,89 @@ inline uint8_t cls(const unsigned char* p, const unsigned char* end, int& len) {
   return cp < 0x10000 ? g_bmp_class[cp] : class_of_cp(cp);  // kInvalid is above the BMP
 }
 
-size_t next_r50k(const unsigned char* b, size_t n, size_t pos);
-size_t next_cl100k(const unsigned char* b, size_t n, size_t pos);
-size_t next_o200k(const unsigned char* b, size_t n, size_t pos);
+// The general scanners (any input).
+size_t next_r50k_general(const unsigned char* b, size_t n, size_t pos);
+size_t next_cl100k_general(const unsigned char* b, size_t n, size_t pos);
+size_t next_o200k_general(const unsigned char* b, size_t n, size_t pos);
+
+// Case-insensitive contraction body after an apostrophe at b[p-1]: [sdmt]|ll|ve|re (and U+017F LONG S, which
+// simple case folding maps to 's'). Returns its byte length or 0.
+inline size_t contraction_ci(const unsigned char* b, size_t n, size_t p) {
+  if (p >= n) return 0;
+  unsigned char c = b[p] | 0x20;
+  if (b[p] < 0x80 && (c == 's' || c == 'd' || c == 'm' || c == 't')) return 1;
+  if (b[p] == 0xC5 && p + 1 < n && b[p + 1] == 0xBF) return 2;
+  if (p + 1 < n && b[p] < 0x80 && b[p + 1] < 0x80) {
+    unsigned char c2 = b[p + 1] | 0x20;
+    if ((c == 'l' && c2 == 'l') || (c == 'v' && c2 == 'e') || (c == 'r' && c2 == 'e')) return 2;
+  }
+  return 0;
+}
+
+// ASCII word fast paths. A letter run that stops on an ASCII byte (or the end) is settled: no non-ASCII letter
+// or mark can extend it, so the piece is decided without decoding anything. English words and code identifiers
+// take them (inline in the encoder's loop); everything else falls through to the general scanners.
+inline bool ascii_letter(unsigned c) { return ((c | 0x20u) - 'a') < 26u; }
+inline bool settled(const unsigned char* b, size_t n, size_t e) { return e == n || b[e] < 0x80; }
+// [^\r\n\p{L}\p{N}] over ASCII: the optional prefix of the cl100k/o200k letter alternatives.
+inline bool ascii_prefix(unsigned c) { return c < 0x80 && !(kAsciiClass.v[c] & (kL | kN | kCRLF)); }
+
+// End of the run of bytes from p that are in [a-z] (fold = 0) or [A-Za-z] (fold = 0x20), eight at a time:
+// each byte b of a word maps to (b & 0x7f | fold) + 0x1f (bit 7 set iff >= 'a') and + 0x05 (bit 7 set iff > 'z');
+// no byte carries into the next. Bytes >= 0x80 are excluded by ~x.
+inline size_t ascii_run(const unsigned char* b, size_t n, size_t p, uint64_t fold) {
+  constexpr uint64_t k7f = 0x7F7F7F7F7F7F7F7FULL, k80 = 0x8080808080808080ULL;
+  while (p + 8 <= n) {
+    uint64_t x;
+    std::memcpy(&x, b + p, 8);
+    uint64_t y = (x & k7f) | (fold * 0x0101010101010101ULL);
+    uint64_t in = (y + 0x1F1F1F1F1F1F1F1FULL) & ~(y + 0x0505050505050505ULL) & ~x & k80;
+    if (in != k80) return p + size_t(__builtin_ctzll(~in & k80) >> 3);
+    p += 8;
+  }
+  while (p < n && ((b[p] | fold) - 'a') < 26u) ++p;
+  return p;
+}
+
+inline size_t next_r50k(const unsigned char* b, size_t n, size_t pos) {
+  size_t s = b[pos] == ' ' && pos + 1 < n ? pos + 1 : pos;  //  ?\p{L}+
+  if (ascii_letter(b[s])) {
+    size_t e = ascii_run(b, n, s + 1, 0x20);
+    if (settled(b, n, e)) return e;
+  }
+  return next_r50k_general(b, n, pos);
+}
+
+inline size_t next_cl100k(const unsigned char* b, size_t n, size_t pos) {
+  unsigned c = b[pos];
+  if (c != '\'') {  // [^\r\n\p{L}\p{N}]?+\p{L}++ (an apostrophe may start a contraction: general path)
+    size_t s = ascii_prefix(c) && pos + 1 < n ? pos + 1 : pos;
+    if (ascii_letter(b[s])) {
+      size_t e = ascii_run(b, n, s + 1, 0x20);
+      if (settled(b, n, e)) return e;
+    }
+  }
+  return next_cl100k_general(b, n, pos);
+}
+
+inline size_t next_o200k(const unsigned char* b, size_t n, size_t pos) {
+  // After an optional ASCII prefix: [A-Z]*[a-z]+ (alternative 1), else [A-Z]+ (alternative 2), then an optional
+  // contraction. ASCII letters are only upper or lower, so neither alternative backtracks.
+  size_t s = ascii_prefix(b[pos]) && pos + 1 < n ? pos + 1 : pos;
+  if (ascii_letter(b[s])) {
+    size_t u = s;
+    while (u < n && unsigned(b[u] - 'A') < 26u) ++u;
+    size_t e = ascii_run(b, n, u, 0);
+    if (settled(b, n, e)) {
+      if (e < n && b[e] == '\'') {
+        size_t m = contraction_ci(b, n, e + 1);
+        if (m) e += 1 + m;
+      }
+      return e;
+    }
+  }
+  return next_o200k_general(b, n, pos);
+}
 
 }  // namespace pretok
 

@@ -175,7 +175,8 @@ void BpeModel::encode_piece(std::string_view piece, std::vector<uint32_t>& out, 
   if (piece.empty()) return;
   size_t k = out.size();
   out.resize(k + piece.size() + 2);
-  uint32_t* end = encode_piece(reinterpret_cast<const unsigned char*>(piece.data()), piece.size(), out.data() + k, scratch);
+  uint32_t* end =
+      encode_piece(reinterpret_cast<const unsigned char*>(piece.data()), piece.size(), out.data() + k, scratch, false);
   out.resize(size_t(end - out.data()));
 }
 

@@ -85,22 +85,25 @@ struct BpeScratch {
 // The calling thread's scratch, reset if it last served another model.
 BpeScratch& thread_scratch(uint64_t serial);
 
-// Key of a piece of 2..16 bytes: two words that, with the length, determine its bytes. Overlapping loads, never
-// outside the piece (the last bytes of a buffer can be a piece).
-inline void piece_key(const unsigned char* p, size_t n, uint64_t& w0, uint64_t& w1) {
-  if (n >= 8) {
+// Key of a piece of 2..16 bytes: its bytes zero-padded to two words (with the length they determine the piece).
+// `readable16`: 16 bytes can be read at p (the piece is not at the very end of the caller's buffer), so the key is
+// two loads and two masks, with no branch on the length (lengths are unpredictable: a branchy key mispredicted on
+// most pieces of English).
+inline void piece_key(const unsigned char* p, size_t n, bool readable16, uint64_t& w0, uint64_t& w1) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (readable16) {
     std::memcpy(&w0, p, 8);
-    std::memcpy(&w1, p + n - 8, 8);
-  } else if (n >= 4) {
-    uint32_t a, b;
-    std::memcpy(&a, p, 4);
-    std::memcpy(&b, p + n - 4, 4);
-    w0 = a | (uint64_t(b) << 32);
-    w1 = 0;
-  } else {
-    w0 = p[0] | (uint32_t(p[n >> 1]) << 8) | (uint32_t(p[n - 1]) << 16);
-    w1 = 0;
+    std::memcpy(&w1, p + 8, 8);
+    size_t n0 = n < 8 ? n : 8;
+    w0 &= ~0ULL >> (64 - 8 * n0);
+    w1 = n > 8 ? w1 & (~0ULL >> (128 - 8 * n)) : 0;
+    return;
   }
+#endif
+  unsigned char buf[16] = {0};
+  std::memcpy(buf, p, n);
+  std::memcpy(&w0, buf, 8);
+  std::memcpy(&w1, buf + 8, 8);
 }
 
 class BpeModel {
@@ -115,14 +118,15 @@ class BpeModel {
   // Writes the ids of the piece p[0..n) (n >= 1) at dst and returns the end. dst needs room for n + 2 ids (at
   // most one id per byte; a cache hit copies 3 ids unconditionally). `scratch` (thread_scratch(serial())) enables
   // the piece cache and the compatibility memo. The cache hit is inline: it is most pieces of English and code.
-  uint32_t* encode_piece(const unsigned char* p, size_t n, uint32_t* dst, BpeScratch* scratch) const {
+  // readable16: see piece_key.
+  uint32_t* encode_piece(const unsigned char* p, size_t n, uint32_t* dst, BpeScratch* scratch, bool readable16) const {
     if (n == 1) {
       *dst = byte_id_[p[0]];
       return dst + 1;
     }
     if (scratch && n <= BpeScratch::kMaxKey) {
       uint64_t w0, w1;
-      piece_key(p, n, w0, w1);
+      piece_key(p, n, readable16, w0, w1);
       uint64_t h = ((w0 ^ (w1 * 0x9E3779B97F4A7C15ULL)) + n) * 0xFF51AFD7ED558CCDULL;
       BpeScratch::Slot* set = &scratch->slots[2 * (h >> (64 - BpeScratch::kSetBits))];
       for (int w = 0; w < 2; ++w) {
