@@ -21,7 +21,9 @@ void encode_text(const BpeModel& m, const unsigned char* b, size_t n, size_t bas
   BpeScratch* sc = &thread_scratch(m.serial());
   std::vector<uint32_t>& buf = sc->out;
   if (buf.size() < BpeScratch::kOutBlock) buf.resize(BpeScratch::kOutBlock);
-  out.ids.reserve(out.ids.size() + n / 3 + 16);
+  // Room for ~n/3 more ids, growing geometrically (callers append many documents to one vector).
+  std::vector<uint32_t>& ids = out.ids;
+  if (ids.capacity() - ids.size() < n / 3 + 16) ids.reserve(std::max(2 * ids.capacity(), ids.size() + n / 3 + 16));
   uint32_t* dst = buf.data();
   uint32_t* lim = buf.data() + buf.size();
   size_t off = base;  // offsets: pieces tile the text and tokens tile the pieces
