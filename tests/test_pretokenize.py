@@ -73,6 +73,21 @@ def test_scanners_property(kind, pattern, text):
     check(kind, pattern, text)
 
 
+# Mostly ASCII: the scanners' ASCII fast paths (words, digit runs, punctuation runs, whitespace runs) must stop
+# exactly where the patterns do, including next to a non-ASCII letter, digit, mark or space.
+_ASCII_HEAVY = st.lists(
+    st.one_of(st.sampled_from(list("aZ q(){}[];:.,!?/\\'\"-_=+*&^%$#@~`<>|09 \t\r\n\x0b\x0c\x00")),
+              st.sampled_from(list("éÉ日ـ\u0301\u00a0\u3000١½ſ"))),
+    max_size=50).map("".join)
+
+
+@pytest.mark.parametrize("kind,pattern", SCANNERS, ids=IDS)
+@settings(max_examples=600, deadline=None)
+@given(text=_ASCII_HEAVY)
+def test_scanners_property_ascii_heavy(kind, pattern, text):
+    check(kind, pattern, text)
+
+
 @pytest.mark.parametrize("kind", ["R50K", "CL100K", "O200K"])
 @settings(max_examples=200, deadline=None)
 @given(data=st.binary(max_size=60))

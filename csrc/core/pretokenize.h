@@ -135,33 +135,93 @@ inline size_t ascii_run(const unsigned char* b, size_t n, size_t p, uint64_t fol
   return p;
 }
 
-inline size_t next_r50k(const unsigned char* b, size_t n, size_t pos) {
-  size_t s = b[pos] == ' ' && pos + 1 < n ? pos + 1 : pos;  //  ?\p{L}+
-  if (ascii_letter(b[s])) {
-    size_t e = ascii_run(b, n, s + 1, 0x20);
-    if (settled(b, n, e)) return e;
+// ASCII "other" ([^\s\p{L}\p{N}]: punctuation, symbols, controls) run from p.
+inline size_t ascii_other_run(const unsigned char* b, size_t n, size_t p) {
+  while (p < n && b[p] < 0x80 && kAsciiClass.v[b[p]] == 0) ++p;
+  return p;
+}
+// ASCII whitespace run from p: its end, the start of its last character and its last \r or \n (SIZE_MAX: none).
+inline size_t ascii_ws_run(const unsigned char* b, size_t n, size_t p, size_t& last_start, size_t& last_crlf) {
+  last_start = p;
+  last_crlf = SIZE_MAX;
+  for (; p < n && b[p] < 0x80 && (kAsciiClass.v[b[p]] & kWS); ++p) {
+    last_start = p;
+    if (b[p] == '\r' || b[p] == '\n') last_crlf = p;
   }
+  return p;
+}
+// End of up to `most` ASCII digits from p (p is a digit); SIZE_MAX if a non-ASCII byte could extend the run.
+inline size_t ascii_digits(const unsigned char* b, size_t n, size_t p, size_t most) {
+  size_t e = p + 1;
+  while (e < n && e - p < most && unsigned(b[e] - '0') < 10u) ++e;
+  return e - p == most || settled(b, n, e) ? e : SIZE_MAX;
+}
+
+// The scanners: ASCII fast paths for each alternative, in the pattern's order, each returning only when the
+// piece is settled; anything else goes to the general scanner, which decides from scratch.
+inline size_t next_r50k(const unsigned char* b, size_t n, size_t pos) {
+  unsigned c = b[pos];
+  if (c >= 0x80 || c == '\'') return next_r50k_general(b, n, pos);  // an apostrophe may start a contraction
+  unsigned k = kAsciiClass.v[c];
+  size_t s = c == ' ' && pos + 1 < n && b[pos + 1] < 0x80 ? pos + 1 : pos;  // " ?" before letters/numbers/other
+  unsigned ks = kAsciiClass.v[b[s]];
+  size_t e = SIZE_MAX;
+  if (ks & kL) {  //  ?\p{L}+
+    e = ascii_run(b, n, s + 1, 0x20);
+  } else if (ks & kN) {  //  ?\p{N}+
+    e = ascii_digits(b, n, s, SIZE_MAX);
+  } else if (ks == 0) {  //  ?[^\s\p{L}\p{N}]+
+    e = ascii_other_run(b, n, s + 1);
+  } else if (k & kWS) {  // \s+(?!\S) | \s+
+    size_t last_start, last_crlf;
+    e = ascii_ws_run(b, n, pos, last_start, last_crlf);
+    if (settled(b, n, e)) return e == n || last_start == pos ? e : last_start;
+    e = SIZE_MAX;
+  }
+  if (e != SIZE_MAX && settled(b, n, e)) return e;
   return next_r50k_general(b, n, pos);
 }
 
 inline size_t next_cl100k(const unsigned char* b, size_t n, size_t pos) {
   unsigned c = b[pos];
-  if (c != '\'') {  // [^\r\n\p{L}\p{N}]?+\p{L}++ (an apostrophe may start a contraction: general path)
-    size_t s = ascii_prefix(c) && pos + 1 < n ? pos + 1 : pos;
-    if (ascii_letter(b[s])) {
-      size_t e = ascii_run(b, n, s + 1, 0x20);
-      if (settled(b, n, e)) return e;
+  if (c >= 0x80 || c == '\'') return next_cl100k_general(b, n, pos);  // an apostrophe may start a contraction
+  unsigned k = kAsciiClass.v[c];
+  bool has1 = pos + 1 < n && b[pos + 1] < 0x80;
+  unsigned k1 = has1 ? kAsciiClass.v[b[pos + 1]] : 0xFF;
+  if ((k & kL) || (ascii_prefix(c) && (k1 & kL) && k1 != 0xFF)) {  // [^\r\n\p{L}\p{N}]?+\p{L}++
+    size_t e = ascii_run(b, n, (k & kL) ? pos + 1 : pos + 2, 0x20);
+    if (settled(b, n, e)) return e;
+  } else if (k & kN) {  // \p{N}{1,3}+
+    size_t e = ascii_digits(b, n, pos, 3);
+    if (e != SIZE_MAX) return e;
+  } else if (k == 0 || (c == ' ' && k1 == 0)) {  //  ?[^\s\p{L}\p{N}]++[\r\n]*+
+    size_t e = ascii_other_run(b, n, k == 0 ? pos + 1 : pos + 2);
+    if (settled(b, n, e)) {
+      while (e < n && (b[e] == '\r' || b[e] == '\n')) ++e;
+      return e;
+    }
+  } else if ((k & kWS) && k1 != 0xFF) {  // \s++$ | \s*[\r\n] | \s+(?!\S) | \s
+    size_t last_start, last_crlf;
+    size_t e = ascii_ws_run(b, n, pos, last_start, last_crlf);
+    if (settled(b, n, e)) {
+      if (e == n) return e;
+      if (last_crlf != SIZE_MAX) return last_crlf + 1;
+      return last_start > pos ? last_start : e;
     }
   }
   return next_cl100k_general(b, n, pos);
 }
 
 inline size_t next_o200k(const unsigned char* b, size_t n, size_t pos) {
-  // After an optional ASCII prefix: [A-Z]*[a-z]+ (alternative 1), else [A-Z]+ (alternative 2), then an optional
-  // contraction. ASCII letters are only upper or lower, so neither alternative backtracks.
-  size_t s = ascii_prefix(b[pos]) && pos + 1 < n ? pos + 1 : pos;
-  if (ascii_letter(b[s])) {
-    size_t u = s;
+  unsigned c = b[pos];
+  if (c >= 0x80) return next_o200k_general(b, n, pos);
+  unsigned k = kAsciiClass.v[c];
+  bool has1 = pos + 1 < n && b[pos + 1] < 0x80;
+  unsigned k1 = has1 ? kAsciiClass.v[b[pos + 1]] : 0xFF;
+  if ((k & kL) || (ascii_prefix(c) && k1 != 0xFF && (k1 & kL))) {
+    // After an optional ASCII prefix: [A-Z]*[a-z]+ (alternative 1), else [A-Z]+ (alternative 2), then an optional
+    // contraction. ASCII letters are only upper or lower, so neither alternative backtracks.
+    size_t u = (k & kL) ? pos : pos + 1;
     while (u < n && unsigned(b[u] - 'A') < 26u) ++u;
     size_t e = ascii_run(b, n, u, 0);
     if (settled(b, n, e)) {
@@ -170,6 +230,23 @@ inline size_t next_o200k(const unsigned char* b, size_t n, size_t pos) {
         if (m) e += 1 + m;
       }
       return e;
+    }
+  } else if (k & kN) {  // \p{N}{1,3}
+    size_t e = ascii_digits(b, n, pos, 3);
+    if (e != SIZE_MAX) return e;
+  } else if ((k == 0 && (has1 || pos + 1 == n)) || (c == ' ' && k1 == 0)) {  //  ?[^\s\p{L}\p{N}]+[\r\n/]*
+    size_t e = ascii_other_run(b, n, k == 0 ? pos + 1 : pos + 2);
+    if (settled(b, n, e)) {
+      while (e < n && (b[e] == '\r' || b[e] == '\n' || b[e] == '/')) ++e;
+      return e;
+    }
+  } else if ((k & kWS) && k1 != 0xFF) {  // \s*[\r\n]+ | \s+(?!\S) | \s+
+    size_t last_start, last_crlf;
+    size_t e = ascii_ws_run(b, n, pos, last_start, last_crlf);
+    if (settled(b, n, e)) {
+      if (last_crlf != SIZE_MAX) return last_crlf + 1;
+      if (e == n) return e;
+      return last_start > pos ? last_start : e;
     }
   }
   return next_o200k_general(b, n, pos);

@@ -11,6 +11,10 @@ namespace bpe {
 
 void BpeModel::encode_merge(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const {
   ensure_pairs();
+  if (scratch && !scratch->pair_slots) {
+    scratch->pair_slots.reset(new BpeScratch::PairSlot[BpeScratch::kPairSlots]);
+    for (size_t i = 0; i < BpeScratch::kPairSlots; ++i) scratch->pair_slots[i].key = 0;
+  }
   if (n == 1) {
     out.push_back(byte_id_[p[0]]);
     return;

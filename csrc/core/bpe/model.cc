@@ -180,11 +180,19 @@ void BpeModel::encode_piece(std::string_view piece, std::vector<uint32_t>& out, 
   out.resize(size_t(end - out.data()));
 }
 
-uint32_t* BpeModel::encode_and_cache(const unsigned char* p, size_t n, uint64_t w0, uint64_t w1,
-                                     BpeScratch::Slot* set, uint32_t* dst, BpeScratch* scratch) const {
+uint32_t* BpeModel::encode_and_cache(const unsigned char* p, size_t n, uint64_t w0, uint64_t w1, uint64_t h,
+                                     uint32_t* dst, BpeScratch* scratch) const {
+  // The narrow sets missed (encode_piece); try the wide slot, then encode and remember the piece in the tier
+  // that fits its ids.
+  BpeScratch::WideSlot& ws = scratch->wide[(h >> 20) & ((size_t(1) << BpeScratch::kWideBits) - 1)];
+  if (ws.w0 == w0 && ws.w1 == w1 && ws.n == n) {
+    std::memcpy(dst, ws.ids, ws.nids * sizeof(uint32_t));
+    return dst + ws.nids;
+  }
   uint32_t* end = encode_uncached(p, n, dst, scratch);
   size_t k = size_t(end - dst);
   if (k <= BpeScratch::kMaxIds) {
+    BpeScratch::Slot* set = &scratch->slots[2 * (h >> (64 - BpeScratch::kSetBits))];
     set[1] = set[0];  // the older entry moves to way 1 (evicting what was there)
     BpeScratch::Slot& s = set[0];
     s.w0 = w0;
@@ -192,6 +200,12 @@ uint32_t* BpeModel::encode_and_cache(const unsigned char* p, size_t n, uint64_t 
     s.n = uint8_t(n);
     s.nids = uint8_t(k);
     std::memcpy(s.ids, dst, k * sizeof(uint32_t));
+  } else if (k <= BpeScratch::kWideIds) {
+    ws.w0 = w0;
+    ws.w1 = w1;
+    ws.n = uint8_t(n);
+    ws.nids = uint8_t(k);
+    std::memcpy(ws.ids, dst, k * sizeof(uint32_t));
   }
   return end;
 }

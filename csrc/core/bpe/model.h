@@ -47,6 +47,19 @@ struct BpeScratch {
     uint16_t unused;
   };
   static_assert(sizeof(Slot) == 32, "two slots per cache line");
+  // Wide tier: pieces of up to 16 bytes with 4..11 ids (Korean words, some identifiers: ~11% of Korean pieces),
+  // one direct-mapped 64-byte slot each (4K slots = 256 KiB), probed after a miss in the narrow sets. Widening
+  // every slot instead would halve the narrow capacity that English and code live on.
+  static constexpr int kWideBits = 12;
+  static constexpr size_t kWideIds = 11;
+  struct WideSlot {
+    uint64_t w0, w1;
+    uint32_t ids[kWideIds];
+    uint8_t n;  // 0 = empty
+    uint8_t nids;
+    uint16_t unused;
+  };
+  static_assert(sizeof(WideSlot) == 64, "one slot per cache line");
   // Direct-mapped cache of merge-table lookups (hits and misses), L2-resident: text reuses the same pairs.
   static constexpr size_t kPairSlots = 1 << 13;
   struct PairSlot {
@@ -56,6 +69,7 @@ struct BpeScratch {
   };
   uint64_t owner = 0;
   std::unique_ptr<Slot[]> slots;
+  std::unique_ptr<WideSlot[]> wide;
   std::unique_ptr<PairSlot[]> pair_slots;
   std::vector<uint32_t> ids, next, prev, rank, merged;
   std::vector<uint64_t> heap;
@@ -75,8 +89,10 @@ struct BpeScratch {
   void reset(uint64_t serial) {
     if (!slots) slots.reset(new Slot[2 * kSets]);
     for (size_t i = 0; i < 2 * kSets; ++i) slots[i].n = 0;
-    if (!pair_slots) pair_slots.reset(new PairSlot[kPairSlots]);
-    for (size_t i = 0; i < kPairSlots; ++i) pair_slots[i].key = 0;
+    if (!wide) wide.reset(new WideSlot[size_t(1) << kWideBits]);
+    for (size_t i = 0; i < (size_t(1) << kWideBits); ++i) wide[i].n = 0;
+    if (pair_slots)  // allocated by the merge loop on first use
+      for (size_t i = 0; i < kPairSlots; ++i) pair_slots[i].key = 0;
     if (compat) std::memset(compat.get(), 0, kCompatSlots * sizeof(uint64_t));
     owner = serial;
   }
@@ -136,7 +152,7 @@ class BpeModel {
           return dst + s.nids;
         }
       }
-      return encode_and_cache(p, n, w0, w1, set, dst, scratch);
+      return encode_and_cache(p, n, w0, w1, h, dst, scratch);
     }
     return encode_uncached(p, n, dst, scratch);
   }
@@ -169,8 +185,8 @@ class BpeModel {
 
  private:
   uint32_t* encode_uncached(const unsigned char* p, size_t n, uint32_t* dst, BpeScratch* scratch) const;
-  uint32_t* encode_and_cache(const unsigned char* p, size_t n, uint64_t w0, uint64_t w1, BpeScratch::Slot* set,
-                             uint32_t* dst, BpeScratch* scratch) const;
+  uint32_t* encode_and_cache(const unsigned char* p, size_t n, uint64_t w0, uint64_t w1, uint64_t h, uint32_t* dst,
+                             BpeScratch* scratch) const;
   // The merge loop without the whole-piece lookup (the reference for every token's own bytes, and the fallback).
   void encode_merge(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const;
   void build_backtracker(const std::vector<std::array<uint32_t, 3>>* merges);
