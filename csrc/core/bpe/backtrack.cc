@@ -138,6 +138,7 @@ bool Backtracker::finish(const Source& src) {
   }
   std::vector<uint32_t>().swap(node_);
   if (rank_is_id_) std::vector<uint32_t>().swap(order_);
+  trie_.build_char_table();
   return true;
 }
 

@@ -111,5 +111,24 @@ void TokenTrie::build(const std::vector<std::pair<std::string_view, uint32_t>>& 
   cells_.shrink_to_fit();
 }
 
+void TokenTrie::build_char_table() {
+  char3_.assign(0x10000, kNone);
+  for (uint32_t v = 0; v < 0x10000; ++v) {
+    unsigned char b[3] = {static_cast<unsigned char>(0xE0 | (v >> 12)), static_cast<unsigned char>(0x80 | ((v >> 6) & 0x3F)),
+                          static_cast<unsigned char>(0x80 | (v & 0x3F))};
+    uint32_t s = 0;
+    bool ok = true;
+    for (unsigned char x : b) {
+      uint32_t t = cells_[s].base + x;
+      if ((cells_[t].check & kParentMask) != s) {
+        ok = false;
+        break;
+      }
+      s = t;
+    }
+    if (ok && matchable(s)) char3_[v] = s;
+  }
+}
+
 }  // namespace bpe
 }  // namespace fastlm

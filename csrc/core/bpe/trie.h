@@ -47,6 +47,13 @@ class TokenTrie {
     const Cell* c = cells_.data();
     uint32_t s = 0, best = 0;
     size_t i = 0, blen = 0;
+    if (n >= 3 && (p[0] & 0xF0) == 0xE0 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80 && !char3_.empty()) {
+      uint32_t t = char3_[((p[0] & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu)];
+      if (t != kNone) {
+        s = best = t;
+        i = blen = 3;
+      }
+    }
     for (; i < n; ++i) {
       uint32_t t = c[s].base + p[i];
       uint32_t ck = c[t].check;
@@ -75,6 +82,9 @@ class TokenTrie {
 
   size_t cells() const { return cells_.size(); }
 
+  // Fills char3_ from the current matchable bits (call once they are final).
+  void build_char_table();
+
  private:
   struct Cell {
     uint32_t base;
@@ -82,6 +92,10 @@ class TokenTrie {
     uint32_t id;     // token id, or kNone
   };
   std::vector<Cell> cells_;
+  // Three-byte UTF-8 characters (CJK, kana, Hangul: most of their text) in one step: the 16 payload bits of a
+  // lead byte E0..EF and two continuation bytes -> the node after those three bytes when it is matchable, else
+  // kNone (then the walk goes byte by byte). Saves two dependent loads per token on Japanese; 256 KiB.
+  std::vector<uint32_t> char3_;
 };
 
 }  // namespace bpe
