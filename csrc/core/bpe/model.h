@@ -1,15 +1,15 @@
 // Byte-level BPE model: encodes one pre-tokenized piece of bytes into token ids.
 //
-// Two merge rules are supported, both as a table (left id, right id) -> (priority, merged id):
+// Two merge rules are supported:
 //   * tiktoken ranks: any two adjacent parts whose concatenated bytes are a token merge, lowest rank first.
-//     The table is built by splitting every token at every position.
 //   * HF merges: only listed pairs merge, in list order (priority = merge index).
 // Ties go to the leftmost pair, as in tiktoken and HF.
 //
-// Encoding a piece of n bytes: whole-piece lookup first (tiktoken, and HF's ignore_merges); n <= kSmallPiece uses
-// a flat array scan (O(n^2) but branch-light and cache-resident: faster than a heap for short pieces); longer
-// pieces use a binary heap over a linked list, O(n log n), so adversarial input (1 MB with no whitespace) stays
-// linear-logarithmic instead of tiktoken's quadratic scan.
+// Encoding a piece (encode_piece): one byte -> its id; up to 16 bytes -> the per-thread piece cache (inline
+// probe); then the backtracking encoder (backtrack.h: linear time, exact, built at load for every vocabulary
+// whose merges are rank-monotone, i.e. all published ones). Without it the merge loop (merge.cc) runs: the
+// whole-piece lookup (tiktoken, HF's ignore_merges), an O(n^2) array scan for n <= kSmallPiece, a heap
+// (O(n log n)) or rank buckets for longer pieces. The merge loop is also the reference the tests compare with.
 #pragma once
 #include <cstdint>
 #include <cstring>

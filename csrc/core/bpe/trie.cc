@@ -21,10 +21,12 @@ void TokenTrie::build(const std::vector<std::pair<std::string_view, uint32_t>>& 
     for (size_t j = 0; j < 8; ++j) k = (k << 8) | (j < t.size() ? static_cast<unsigned char>(t[j]) : 0u);
     keyed[i] = {k, uint32_t(i)};
   }
-  std::sort(keyed.begin(), keyed.end(), [&](const auto& x, const auto& y) {
-    if (x.first != y.first) return x.first < y.first;
-    return tokens[x.second].first < tokens[y.second].first;
-  });
+  std::sort(keyed.begin(), keyed.end());
+  auto by_bytes = [&](const auto& x, const auto& y) { return tokens[x.second].first < tokens[y.second].first; };
+  for (size_t i = 0, j; i < keyed.size(); i = j) {  // runs sharing the first 8 bytes: order them in full
+    for (j = i + 1; j < keyed.size() && keyed[j].first == keyed[i].first;) ++j;
+    if (j - i > 1) std::sort(keyed.begin() + i, keyed.begin() + j, by_bytes);
+  }
   std::vector<std::pair<std::string_view, uint32_t>> v(tokens.size());
   for (size_t i = 0; i < keyed.size(); ++i) v[i] = tokens[keyed[i].second];
   for (size_t i = 1; i < v.size(); ++i)
