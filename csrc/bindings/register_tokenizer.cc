@@ -147,7 +147,7 @@ void register_tokenizer(py::module_& m) {
               py::gil_scoped_release nogil;
               t.encode(s, a, d, false, e);
             }
-            return ids_to_list(e.ids);
+            return py::object(ids_to_list(e.ids));  // typed like the py::cast it replaced
           },
           py::arg("text"), py::arg("allowed") = py::none(), py::arg("disallowed") = py::none())
       .def(
