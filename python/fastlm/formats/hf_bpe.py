@@ -197,7 +197,7 @@ def load_bpe(obj: dict, source: str = "<tokenizer.json>", **options: Any) -> Tok
     merges = _merges(m.get("merges", []), source)
     specials = {a["content"]: int(a["id"]) for a in added}
     model = _core.BpeModel(list(vocab.items()), merges, bool(m.get("ignore_merges", False)))
-    tok = build_bpe(model, pattern=pattern, special_tokens=specials, name="", state={})
+    tok = build_bpe(model, pattern=pattern, special_tokens=specials, name="", state={"split_gaps": True})
     tok.post_processor = _post_processor(obj.get("post_processor"), specials, source)
     if model.uses_merges:
         # The merge list is the rule (not ranks), so pickling must rebuild from this object, not from .tiktoken

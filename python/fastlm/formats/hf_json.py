@@ -36,6 +36,8 @@ def read_json(path: Union[str, os.PathLike[str]]) -> Dict[str, Any]:
         raise ValueError(f"{p}: not UTF-8 (byte {e.start})") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{p}:{e.lineno}:{e.colno}: invalid JSON ({e.msg})") from None
+    except RecursionError:
+        raise ValueError(f"{p}: JSON nested too deeply") from None
     if not isinstance(obj, dict):
         raise ValueError(f"{p}: a tokenizer.json must hold a JSON object")
     return obj
@@ -52,7 +54,14 @@ def load_obj(obj: Dict[str, Any], source: str = "<tokenizer.json>", **options: A
     loader = MODEL_LOADERS.get(mtype)
     if loader is None:
         raise ValueError(f"{source}: model.type {mtype!r} is not supported (supported: {', '.join(sorted(MODEL_LOADERS))})")
-    return loader(obj, source, **options)
+    try:
+        return loader(obj, source, **options)
+    except (KeyError, IndexError, AttributeError, TypeError, RecursionError) as e:
+        # A field of the wrong JSON type or a missing key deep in a component: name the file, not the Python error.
+        if isinstance(e, TypeError) and str(e).startswith("unexpected option"):
+            raise
+        detail = f"missing key {e}" if isinstance(e, KeyError) else str(e)
+        raise ValueError(f"{source}: malformed {mtype} tokenizer.json ({type(e).__name__}: {detail})") from None
 
 
 def load(path: Union[str, os.PathLike[str]], **options: Any) -> Tokenizer:
