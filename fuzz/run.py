@@ -91,7 +91,7 @@ def child(name: str, libfuzzer_args: List[str]) -> None:
     while todo:
         path, prefix = todo.pop()
         for m in pkgutil.iter_modules(path, prefix):
-            if m.name.split(".")[1] in skip:
+            if m.name.split(".")[1] in skip or m.name.endswith(".__main__"):  # a package's __main__ runs its CLI
                 continue
             mod = importlib.import_module(m.name)
             if m.ispkg:
