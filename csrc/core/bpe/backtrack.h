@@ -74,7 +74,8 @@ class Backtracker {
   void init_tables(const Source& src);
   void set_split(uint32_t id, uint32_t a, uint32_t b, uint32_t order);
   bool finish(const Source& src);
-  bool compatible_memo(uint32_t a, uint32_t b, BpeScratch* sc) const;
+  // Decides a pair the per-thread memo did not hold and stores the answer in its slot.
+  bool compatible_miss(uint32_t a, uint32_t b, uint64_t& slot, uint64_t tag) const;
 
   // order = rank + 1 of the canonical merge forming a token, 0 for a single byte. For tiktoken files whose single
   // bytes have the lowest ids (all published ones), order is computed from the id (no load); else order_[id].
