@@ -19,7 +19,12 @@ UnigramModel::UnigramModel(std::shared_ptr<const PieceTable> table) : t_(std::mo
     else if (p.type == sp::kUserDefined)
       keys.push_back({p.piece, int32_t(i), float(double(int(p.piece.size()) - 1) * 0.1)});
   }
-  for (const auto& k : keys) max_len_ = std::max(max_len_, k.key.size());
+  const float unk_score = t_->min_score() - kUnkPenalty;
+  for (const auto& k : keys) {
+    max_len_ = std::max(max_len_, k.key.size());
+    exact_single_ |= !(k.payload >= unk_score);  // NaN on either side, or a user-defined score below it
+    if (k.key.size() == 1 && uint8_t(k.key[0]) < 0x80) ascii_piece_[uint8_t(k.key[0])] = true;
+  }
   dp_.build(std::move(keys));
 }
 

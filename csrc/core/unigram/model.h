@@ -49,6 +49,9 @@ class UnigramModel {
   // NORMAL and USER_DEFINED pieces (UNUSED ones never enter the DP), payload = the DP score of the piece.
   sp::DoubleArrayTrie dp_;
   size_t max_len_ = 4;  // longest DP piece in bytes (at least one character)
+  // Some DP piece score is NaN or below the unknown piece's: the DP then tracks the one-character match itself.
+  bool exact_single_ = false;
+  bool ascii_piece_[256] = {};  // [b]: the ASCII byte b alone is a DP piece
 };
 
 }  // namespace unigram
