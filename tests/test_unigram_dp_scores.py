@@ -92,3 +92,17 @@ def test_user_defined_scores_below_unknown(base, tmp_path):
             q = mp.pieces.add()
             q.piece, q.score, q.type = u, 0.0, 4
     _check(mp, tmp_path, _lines(LINES_EN, 500) + _lines(LINES_JA, 500))
+
+
+@pytest.mark.parametrize("base", ["botchan_en_unigram_1000", "kyoto_ja_unigram_8000"])
+def test_huge_negative_scores(base, tmp_path):
+    # Finite scores near -FLT_MAX (sentencepiece accepts them): the unknown piece then scores about -3e38, below the
+    # DP's fill for unreached cells, so the DP must test reached cells explicitly.
+    mp = _proto(base)
+    hit = 0
+    for p in mp.pieces:
+        if p.type == 1 and len(p.piece) >= 2 and hit < 40:
+            p.score = -3.0e38
+            hit += 1
+    lines = _lines(LINES_EN, 500) + _lines(LINES_JA, 500)
+    _check(mp, tmp_path, lines)

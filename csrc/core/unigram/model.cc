@@ -22,9 +22,10 @@ UnigramModel::UnigramModel(std::shared_ptr<const PieceTable> table) : t_(std::mo
   const float unk_score = t_->min_score() - kUnkPenalty;
   for (const auto& k : keys) {
     max_len_ = std::max(max_len_, k.key.size());
-    exact_single_ |= !(k.payload >= unk_score);  // NaN on either side, or a user-defined score below it
+    exact_ |= !(k.payload >= unk_score);  // NaN on either side, or a user-defined score below it
     if (k.key.size() == 1 && uint8_t(k.key[0]) < 0x80) ascii_piece_[uint8_t(k.key[0])] = true;
   }
+  exact_ |= !(unk_score >= kLowestScore);
   dp_.build(std::move(keys));
 }
 

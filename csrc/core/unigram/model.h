@@ -24,6 +24,9 @@
 namespace fastlm {
 namespace unigram {
 
+// Scores below this (or NaN) send the DP to its exact path (model_encode.cc: the fill of unset cells).
+constexpr float kLowestScore = -1e37f;
+
 class UnigramModel {
  public:
   explicit UnigramModel(std::shared_ptr<const PieceTable> table);
@@ -49,8 +52,9 @@ class UnigramModel {
   // NORMAL and USER_DEFINED pieces (UNUSED ones never enter the DP), payload = the DP score of the piece.
   sp::DoubleArrayTrie dp_;
   size_t max_len_ = 4;  // longest DP piece in bytes (at least one character)
-  // Some DP piece score is NaN or below the unknown piece's: the DP then tracks the one-character match itself.
-  bool exact_single_ = false;
+  // Some DP piece score is NaN or below the unknown piece's, or that is below kLowestScore: the DP then tracks the
+  // one-character match itself and tests unset cells by their start (model_encode.cc).
+  bool exact_ = false;
   bool ascii_piece_[256] = {};  // [b]: the ASCII byte b alone is a DP piece
 };
 

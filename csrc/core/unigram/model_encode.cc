@@ -21,28 +21,35 @@ struct Best {
 };
 
 // b takes the candidate if b is unset or cand > b.score (ties keep the earlier start, as sentencepiece). (Forcing
-// this branch-free with bit masks was tried: more instructions, and slower.)
+// this branch-free with bit masks was tried: more instructions, and slower.) kExact: unset cells are tested by
+// their start; otherwise they hold the 0xFE fill's score, below every candidate, and `>` alone decides (one load
+// and branch less per match).
+template <bool kExact>
 inline void update(Best& b, float cand, uint32_t from, uint32_t id) {
-  const bool better = (b.start < 0) | (cand > b.score);
+  const bool better = (kExact && b.start < 0) | (cand > b.score);
   b.score = better ? cand : b.score;
   b.start = better ? int32_t(from) : b.start;
   b.id = better ? id : b.id;
 }
 
+// Cells are cleared with memset: byte 0xFE makes start negative and score -1.69e38 (a finite float far below any
+// candidate of a model whose scores are >= kLowestScore: path scores at a start stay within +-1e5 by rebasing).
+// Byte 0xFF (score NaN) is the fill of the exact path, whose update tests start.
 }  // namespace
 
 namespace {
 thread_local std::vector<Best> best;  // the DP state of this thread's last forward pass
 
 // The DP over s. The unknown candidate at a start is offered unless the one-character piece matched. With
-// kExactSingle a flag set on that match says so. Otherwise the flag is read off the cell after the walk: if the
+// kExact a flag set on that match says so. Otherwise the flag is read off the cell after the walk: if the
 // piece matched, the cell either holds it (start == this start) or an earlier start whose score is >= piece + here
 // >= unknown + here (every piece score is >= the unknown's, checked at load, and adding `here` keeps the order in
 // float), so the unknown candidate cannot take the cell and may be offered anyway. That drops a compare, a set and
 // an or from every match. (The cell test alone sent 57% of xlnet's starts into the unknown update, the cell
-// holding an earlier start's piece: an ASCII byte that is a piece by itself settles it first.) A NaN score (or a user-defined one below the unknown's) breaks the bound: a NaN
-// candidate does not take a reached cell, and an unknown one might; such models keep the flag.
-template <bool kExactSingle>
+// holding an earlier start's piece: an ASCII byte that is a piece by itself settles it first.) A NaN score (or a
+// user-defined one below the unknown's) breaks the bound: a NaN candidate does not take a reached cell, and an
+// unknown one might; such models (and those with scores below kLowestScore) take the exact path.
+template <bool kExact>
 void run_forward(std::string_view s, const sp::DoubleArrayTrie& dp_, size_t max_len_, float unk_score,
                  uint32_t unk, const bool* ascii_piece) {
   const size_t n = s.size();
@@ -72,7 +79,7 @@ void run_forward(std::string_view s, const sp::DoubleArrayTrie& dp_, size_t max_
   auto enter = [&](size_t start) -> float {
     if (start >= clear_at) {
       const size_t to = std::min(n, std::max(start + max_len_, cleared + 256));
-      std::memset(static_cast<void*>(bp + cleared + 1), 0xFF, (to - cleared) * sizeof(Best));  // start = -1
+      std::memset(static_cast<void*>(bp + cleared + 1), kExact ? 0xFF : 0xFE, (to - cleared) * sizeof(Best));
       cleared = to;
       clear_at = cleared >= n ? SIZE_MAX : cleared + 1 - std::min(cleared + 1, max_len_);
     }
@@ -105,12 +112,12 @@ void run_forward(std::string_view s, const sp::DoubleArrayTrie& dp_, size_t max_
       if ((x.bl & 0x1FF) != (0x100 | c)) break;
       bl = x.bl;
       if (x.value < 0) continue;
-      update(*tgt, pay[x.value] + here, uint32_t(start), uint32_t(x.value));
-      if (kExactSingle) single |= tgt == single_at;
+      update<kExact>(*tgt, pay[x.value] + here, uint32_t(start), uint32_t(x.value));
+      if (kExact) single |= tgt == single_at;
     }
-    if (!kExactSingle) single = ascii_piece[p[start]] || single_at->start == int32_t(start);
+    if (!kExact) single = ascii_piece[p[start]] || single_at->start == int32_t(start);
     if (!single) {
-      update(*single_at, unk_score + here, uint32_t(start), unk);
+      update<kExact>(*single_at, unk_score + here, uint32_t(start), unk);
     }
     start += mblen;
   }
@@ -119,7 +126,7 @@ void run_forward(std::string_view s, const sp::DoubleArrayTrie& dp_, size_t max_
 
 void UnigramModel::forward(std::string_view s) const {
   const float unk_score = t_->min_score() - kUnkPenalty;
-  if (exact_single_)
+  if (exact_)
     run_forward<true>(s, dp_, max_len_, unk_score, t_->unk_id(), ascii_piece_);
   else
     run_forward<false>(s, dp_, max_len_, unk_score, t_->unk_id(), ascii_piece_);
