@@ -61,6 +61,10 @@ void Tokenizer::encode(std::string_view text, const uint8_t* allowed, const uint
       }
     }
   }
+  if (enc_->matches_specials()) {
+    enc_->encode_with_specials(text, allowed, with_offsets, out);
+    return;
+  }
   size_t pos = 0;
   if (allowed && matcher_.size()) {
     SpecialMatch m;

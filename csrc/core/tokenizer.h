@@ -44,6 +44,15 @@ class Encoder {
   virtual uint32_t token_to_id(std::string_view token) const = 0;  // kNoToken if absent
   virtual size_t id_bound() const = 0;                             // max id + 1
   virtual size_t vocab_size() const = 0;                           // number of tokens
+  // Encoders that match the tokenizer's special tokens themselves return true (the general pipeline: HF added
+  // tokens with lstrip / rstrip / single_word / normalized rules); Tokenizer::encode then passes them the whole
+  // text and the allowed mask (indexed like the Tokenizer's specials, nullptr = none) instead of splitting the
+  // text at special tokens.
+  virtual bool matches_specials() const { return false; }
+  virtual void encode_with_specials(std::string_view text, const uint8_t* allowed, bool with_offsets,
+                                    Encoding& out) const {
+    encode(text, 0, with_offsets, out);
+  }
 };
 
 class Tokenizer {
