@@ -28,7 +28,7 @@ std::vector<std::string_view> views(const py::list& texts) {
 
 py::tuple encoding_tuple(fastlm::Encoding&& e, std::string_view text, bool is_str) {
   if (is_str) {
-    fastlm::byte_to_char_offsets(text, e.starts);
+    fastlm::byte_to_char_offsets(text, e.starts, true);
     fastlm::byte_to_char_offsets(text, e.ends);
   }
   return py::make_tuple(to_numpy(std::move(e.ids)), to_numpy(std::move(e.starts)), to_numpy(std::move(e.ends)));

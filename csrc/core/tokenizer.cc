@@ -149,7 +149,7 @@ uint32_t Tokenizer::token_to_id(std::string_view token) const {
   return enc_->token_to_id(token);
 }
 
-void byte_to_char_offsets(std::string_view text, std::vector<uint32_t>& offsets) {
+void byte_to_char_offsets(std::string_view text, std::vector<uint32_t>& offsets, bool round_down) {
   if (offsets.empty()) return;
   // Fast path: ASCII text needs no change.
   bool ascii = true;
@@ -164,7 +164,7 @@ void byte_to_char_offsets(std::string_view text, std::vector<uint32_t>& offsets)
   uint32_t ch = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     bool cont = (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
-    map[i] = cont ? ch : ch++;
+    map[i] = cont ? (round_down && ch ? ch - 1 : ch) : ch++;
   }
   map[text.size()] = ch;
   for (auto& o : offsets) o = o <= text.size() ? map[o] : ch;

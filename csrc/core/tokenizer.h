@@ -92,7 +92,9 @@ class Tokenizer {
   std::vector<uint32_t> id_to_special_;  // id -> special index (sparse over [0, id_bound))
 };
 
-// Byte offsets -> code point offsets for valid UTF-8 text (in place). Offsets may be in any order.
-void byte_to_char_offsets(std::string_view text, std::vector<uint32_t>& offsets);
+// Byte offsets -> code point offsets for valid UTF-8 text (in place). Offsets may be in any order. An offset inside a
+// character maps to the character's end, or with round_down to its start (a token's start: a byte-level token that
+// begins inside a character covers that character, as HF tokenizers reports it).
+void byte_to_char_offsets(std::string_view text, std::vector<uint32_t>& offsets, bool round_down = false);
 
 }  // namespace fastlm

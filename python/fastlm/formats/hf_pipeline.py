@@ -1,0 +1,129 @@
+"""The general tokenizer.json path: any combination of supported components on the C++ pipeline encoder
+(csrc/core/pipeline/encoder.h): normalizer -> added tokens -> pre-tokenizer -> BPE / WordPiece / Unigram model,
+and the decoder chain. The specialised encoders (byte-level BPE with a built-in scanner, the fused WordPiece
+encoder) remain the fast path for the files they reproduce exactly (hf_bpe.py, hf_wordpiece.py).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+from .. import _core
+from ..tokenizer import Tokenizer
+from .hf_components import (AddedSpec, JsonObj, Where, decoder_from_json, field, normalizer_from_json,
+                            pre_tokenizer_from_json)
+
+MODELS = ("BPE", "WordPiece", "Unigram")
+
+
+def _vocab_dict(m: JsonObj, where: Where) -> List[Tuple[str, int]]:
+    raw = field(m, "vocab", dict, where)
+    if not raw:
+        raise where.sub("vocab").error("is empty")
+    out = []
+    for t, i in raw.items():
+        if not isinstance(i, int) or isinstance(i, bool) or i < 0:
+            raise where.sub("vocab").error(f"maps {t!r} to {i!r}, expected an id >= 0")
+        out.append((t, i))
+    return out
+
+
+def _merges(raw: Any, where: Where) -> List[Tuple[str, str]]:
+    if not isinstance(raw, list):
+        raise where.error("must be a list")
+    out = []
+    for k, mg in enumerate(raw):
+        if isinstance(mg, str):
+            parts = mg.split(" ")
+        elif isinstance(mg, list):
+            parts = mg
+        else:
+            parts = []
+        if len(parts) != 2 or not all(isinstance(p, str) and p for p in parts):
+            raise where.sub(k).error(f"must be 'a b' or [a, b], not {mg!r}")
+        out.append((parts[0], parts[1]))
+    return out
+
+
+def model_type(m: JsonObj) -> str:
+    t = m.get("type")
+    if isinstance(t, str):
+        return t
+    # files written before models carried a type
+    return "BPE" if "merges" in m else "WordPiece" if "continuing_subword_prefix" in m else "Unigram"
+
+
+def model_from_json(m: Any, source: str) -> "_core.PipelineModel":
+    where = Where(source, "model")
+    if not isinstance(m, dict):
+        raise where.error("is missing or not an object")
+    t = model_type(m)
+    if t == "BPE":
+        dropout = m.get("dropout")
+        if dropout not in (None, 0, 0.0):
+            raise where.sub("dropout").error(f"= {dropout!r} is not supported (BPE-dropout samples; fastlm is "
+                                             "deterministic): set it to null")
+        vocab = _vocab_dict(m, where)
+        merges = _merges(m.get("merges", []), where.sub("merges"))
+        unk = field(m, "unk_token", str, where, None)
+        try:
+            return _core.PipelineModel.bpe(vocab, merges, unk, field(m, "continuing_subword_prefix", str, where, ""),
+                                           field(m, "end_of_word_suffix", str, where, ""),
+                                           field(m, "fuse_unk", bool, where, False),
+                                           field(m, "byte_fallback", bool, where, False),
+                                           field(m, "ignore_merges", bool, where, False))
+        except ValueError as e:
+            raise where.error(f"is invalid: {e}") from None
+    if t == "WordPiece":
+        vocab = _vocab_dict(m, where)
+        unk = field(m, "unk_token", str, where, "[UNK]")
+        if unk not in dict(vocab):
+            raise where.sub("unk_token").error(f"names {unk!r}, which is not in model.vocab")
+        wp = _core.WordPieceModel(vocab, unk, field(m, "continuing_subword_prefix", str, where, "##"),
+                                  field(m, "max_input_chars_per_word", int, where, 100))
+        return _core.PipelineModel.wordpiece(wp)
+    if t == "Unigram":
+        raw = field(m, "vocab", list, where)
+        vocab: List[Tuple[str, float]] = []
+        for k, it in enumerate(raw):
+            if (not isinstance(it, list) or len(it) != 2 or not isinstance(it[0], str)
+                    or not isinstance(it[1], (int, float)) or isinstance(it[1], bool)):
+                raise where.sub("vocab").sub(k).error("must be [piece, score]")
+            vocab.append((it[0], float(it[1])))
+        unk_id = field(m, "unk_id", int, where, None)
+        if unk_id is not None and not 0 <= unk_id < len(vocab):
+            raise where.sub("unk_id").error(f"= {unk_id} is out of range (the vocabulary has {len(vocab)} pieces)")
+        try:
+            return _core.PipelineModel.unigram(vocab, -1 if unk_id is None else unk_id,
+                                               field(m, "byte_fallback", bool, where, False))
+        except ValueError as e:
+            raise where.error(f"is invalid: {e}") from None
+    raise where.sub("type").unsupported(t, MODELS)
+
+
+def build(obj: JsonObj, source: str, added: List[AddedSpec]) -> Tokenizer:
+    """A tokenizer on the general pipeline for the tokenizer.json object `obj` (already checked at the top level)."""
+    model = model_from_json(obj.get("model"), source)
+    nz = obj.get("normalizer")
+    normalizer = None if nz is None else normalizer_from_json(nz, Where(source, "normalizer"))
+    pt = obj.get("pre_tokenizer")
+    pre = None if pt is None else pre_tokenizer_from_json(pt, Where(source, "pre_tokenizer"))
+    dc = obj.get("decoder")
+    decoder = None if dc is None else decoder_from_json(dc, Where(source, "decoder"))
+    specials = sorted((a for a in added if a[2]), key=lambda a: a[1])
+    ordered = specials + [a for a in added if not a[2]]
+    try:
+        enc = _core.PipelineEncoder(normalizer, pre, model, decoder, ordered)
+        core = _core.Tokenizer(enc, [(a[0], a[1]) for a in specials])
+    except ValueError as e:
+        raise ValueError(f"{source}: {e}") from None
+    return Tokenizer(core, name="", state={"kind": "pipeline"})
+
+
+def special_map(added: List[AddedSpec]) -> Dict[str, int]:
+    return {a[0]: a[1] for a in added if a[2]}
+
+
+def unk_of(tok: Tokenizer) -> Optional[str]:
+    m = tok._state.get("hf_json", {}).get("model", {})
+    u = m.get("unk_token")
+    return u if isinstance(u, str) else None
