@@ -384,16 +384,16 @@ class Tokenizer:
             raise ValueError(f"stride must be an int >= 0, not {stride!r}")
         trunc = self._truncation_for(truncation, max_length, stride)
         single = isinstance(text, str)
-        if single:
+        pairs: Optional[List[str]] = None
+        if isinstance(text, str):
             if pair is not None and not isinstance(pair, str):
                 raise TypeError("pair must be a str when text is a str")
-            texts = [cast(str, text)]
-            pairs = [cast(str, pair)] if pair is not None else None
+            texts = [text]
+            pairs = [pair] if isinstance(pair, str) else None
         else:
-            texts = self._check_texts(cast(Sequence[str], text))
-            pairs = None
+            texts = self._check_texts(text)
             if pair is not None:
-                pairs = self._check_texts(cast(Sequence[str], pair))
+                pairs = self._check_texts(pair)
                 if len(pairs) != len(texts):
                     raise ValueError(f"got {len(texts)} texts but {len(pairs)} pairs")
         encs = self._encode_many(texts, pairs, add_special_tokens, trunc, 1 if single else num_threads)

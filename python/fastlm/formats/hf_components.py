@@ -130,7 +130,7 @@ def normalizer_from_json(obj: Any, where: Where) -> "_core.Normalizer":
 # ------------------------------------------------------------------------------------------------ pre-tokenizers
 def prepend_scheme(obj: JsonObj, where: Where) -> str:
     if "prepend_scheme" in obj and obj["prepend_scheme"] is not None:
-        s = field(obj, "prepend_scheme", str, where)
+        s: str = field(obj, "prepend_scheme", str, where)
         if s not in PREPEND_SCHEMES:
             raise where.sub("prepend_scheme").unsupported(s, PREPEND_SCHEMES)
         return s
@@ -139,7 +139,7 @@ def prepend_scheme(obj: JsonObj, where: Where) -> str:
 
 
 def replacement_of(obj: JsonObj, where: Where) -> str:
-    r = field(obj, "replacement", str, where, "\u2581")
+    r: str = field(obj, "replacement", str, where, "\u2581")
     if len(r) != 1:
         raise where.sub("replacement").error(f"must be one character, not {r!r}")
     return r

@@ -5,7 +5,7 @@ encoder) remain the fast path for the files they reproduce exactly (hf_bpe.py, h
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Tuple
 
 from .. import _core
 from ..tokenizer import Tokenizer
@@ -83,17 +83,17 @@ def model_from_json(m: Any, source: str) -> "_core.PipelineModel":
         return _core.PipelineModel.wordpiece(wp)
     if t == "Unigram":
         raw = field(m, "vocab", list, where)
-        vocab: List[Tuple[str, float]] = []
+        pieces: List[Tuple[str, float]] = []
         for k, it in enumerate(raw):
             if (not isinstance(it, list) or len(it) != 2 or not isinstance(it[0], str)
                     or not isinstance(it[1], (int, float)) or isinstance(it[1], bool)):
                 raise where.sub("vocab").sub(k).error("must be [piece, score]")
-            vocab.append((it[0], float(it[1])))
+            pieces.append((it[0], float(it[1])))
         unk_id = field(m, "unk_id", int, where, None)
-        if unk_id is not None and not 0 <= unk_id < len(vocab):
-            raise where.sub("unk_id").error(f"= {unk_id} is out of range (the vocabulary has {len(vocab)} pieces)")
+        if unk_id is not None and not 0 <= unk_id < len(pieces):
+            raise where.sub("unk_id").error(f"= {unk_id} is out of range (the vocabulary has {len(pieces)} pieces)")
         try:
-            return _core.PipelineModel.unigram(vocab, -1 if unk_id is None else unk_id,
+            return _core.PipelineModel.unigram(pieces, -1 if unk_id is None else unk_id,
                                                field(m, "byte_fallback", bool, where, False))
         except ValueError as e:
             raise where.error(f"is invalid: {e}") from None
@@ -118,12 +118,3 @@ def build(obj: JsonObj, source: str, added: List[AddedSpec]) -> Tokenizer:
         raise ValueError(f"{source}: {e}") from None
     return Tokenizer(core, name="", state={"kind": "pipeline"})
 
-
-def special_map(added: List[AddedSpec]) -> Dict[str, int]:
-    return {a[0]: a[1] for a in added if a[2]}
-
-
-def unk_of(tok: Tokenizer) -> Optional[str]:
-    m = tok._state.get("hf_json", {}).get("model", {})
-    u = m.get("unk_token")
-    return u if isinstance(u, str) else None
