@@ -309,9 +309,23 @@ class Tokenizer:
         as their text, as tiktoken does.
         """
         if skip_special_tokens and self._special_tokens:
-            special = set(self._special_tokens.values())
-            tokens = [t for t in (tokens.tolist() if isinstance(tokens, np.ndarray) else tokens) if int(t) not in special]
+            tokens = [t for t in (tokens.tolist() if isinstance(tokens, np.ndarray) else tokens)
+                      if not self._is_special_id(int(t))]
         return self._core.decode_bytes(tokens).decode("utf-8", errors=errors)
+
+    def _is_special_id(self, t: int) -> bool:
+        """A special token's id, or an id whose token is spelled like a special token (HF skips by spelling: a
+        vocabulary that lists "</s>" twice has both ids skipped)."""
+        if t in self._special_ids:
+            return True
+        cache = self.__dict__.setdefault("_spelled_special", {})
+        hit = cache.get(t)
+        if hit is None:
+            b = self._core.token_bytes(t)
+            hit = b is not None and bytes(b).decode("utf-8", "replace") in self._special_tokens
+            if len(cache) < 65536:
+                cache[t] = hit
+        return bool(hit)
 
     def decode_batch(self, batch: Sequence[Sequence[int]], errors: str = "replace", *,
                      skip_special_tokens: bool = False) -> List[str]:

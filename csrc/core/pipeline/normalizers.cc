@@ -165,54 +165,79 @@ class StripAccents : public Normalizer {
   }
 };
 
-// The reference's steps (clean text, CJK spacing, NFD + drop Mn, lowercase) map every character to a list of
-// characters independently, so one pass over the characters gives the same text and alignment; the data is
-// core/normalize's per-character table, the one the fused WordPiece encoder uses.
+// The reference's four steps, in order, each a rewrite of its own (core/normalize's per-character data):
+// clean text (drop controls, whitespace -> ' '), CJK spacing (' ' c ' '), strip accents (NFD of the whole text,
+// then drop nonspacing marks), lowercase. The NFD is the Unicode normalizer's, with canonical reordering across
+// characters, which is what decides the offsets of text whose combining marks are out of canonical order. (The
+// fused WordPiece encoder maps each character on its own; it agrees except on such text.)
 class BertNorm : public Normalizer {
  public:
-  explicit BertNorm(const norm::BertNormOptions& o) : o_(o) {}
+  explicit BertNorm(const norm::BertNormOptions& o) : o_(o), nfd_(NfForm::kNFD) {}
   void apply(const NormStr& in, NormStr& out) const override {
-    Rewriter w(in, out);
-    uint32_t buf[64];
-    while (!w.done()) {
-      int len;
-      uint32_t cp = w.peek(len);
-      if (cp == unicode::kInvalid) {
-        w.keep_bytes(1);
-        continue;
-      }
-      const norm::NormRecord& r = norm::record(cp);
-      if (o_.clean_text) {
-        uint8_t k = r.flags & norm::kCleanMask;
-        if (k == norm::kDrop) {
+    thread_local NormStr a, b;
+    const NormStr* cur = &in;
+    if (o_.clean_text) {
+      Rewriter w(*cur, a);
+      while (!w.done()) {
+        int len;
+        uint32_t cp = w.peek(len);
+        uint8_t k = cp == unicode::kInvalid ? norm::kKeep : (norm::record(cp).flags & norm::kCleanMask);
+        if (k == norm::kDrop)
           w.skip_bytes(size_t(len));
-          continue;
-        }
-        if (k == norm::kSpace) {
-          if (cp == ' ')
-            w.keep_bytes(1);
-          else
-            w.replace(' ');
-          continue;
-        }
+        else if (k == norm::kSpace && cp != ' ')
+          w.replace(' ');
+        else
+          w.keep_bytes(size_t(len));
       }
-      const uint32_t* m;
-      int n = norm::map_char(r, o_.strip_accents, o_.lowercase, &cp, &m);
-      bool cjk = o_.handle_chinese_chars && (r.flags & norm::kCjk);
-      if (!cjk && n == 1 && m[0] == cp) {
-        w.keep_bytes(size_t(len));
-        continue;
-      }
-      size_t k = 0;
-      if (cjk) buf[k++] = ' ';
-      for (int i = 0; i < n && k < 62; ++i) buf[k++] = m[i];
-      if (cjk) buf[k++] = ' ';
-      w.map(buf, k);
+      cur = &a;
     }
+    if (o_.handle_chinese_chars) {
+      NormStr& dst = cur == &a ? b : a;
+      Rewriter w(*cur, dst);
+      while (!w.done()) {
+        int len;
+        uint32_t cp = w.peek(len);
+        if (cp != unicode::kInvalid && (norm::record(cp).flags & norm::kCjk)) {
+          w.replace(' ');
+          w.insert(cp);
+          w.insert(' ');
+        } else {
+          w.keep_bytes(size_t(len));
+        }
+      }
+      cur = &dst;
+    }
+    if (o_.strip_accents) {
+      NormStr& d1 = cur == &a ? b : a;
+      nfd_.apply(*cur, d1);
+      NormStr& d2 = &d1 == &a ? b : a;
+      Rewriter w(d1, d2);
+      while (!w.done()) {
+        int len;
+        uint32_t cp = w.peek(len);
+        bool drop = false;
+        if (cp >= 0x80 && cp != unicode::kInvalid) {
+          const norm::NormRecord& r = norm::record(cp);
+          drop = (r.flags & norm::kHasStrip) && r.n_strip == 0;  // a nonspacing mark: strip maps it to nothing
+        }
+        if (drop)
+          w.skip_bytes(size_t(len));
+        else
+          w.keep_bytes(size_t(len));
+      }
+      cur = &d2;
+    }
+    if (o_.lowercase) {
+      lower_.apply(*cur, out);
+      return;
+    }
+    out = *cur;
   }
 
  private:
   norm::BertNormOptions o_;
+  UnicodeNf nfd_;
+  Lowercase lower_;
 };
 
 // ------------------------------------------------------------------------------------------------ rewrites
