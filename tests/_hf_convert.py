@@ -12,7 +12,16 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, Dict, List, Tuple
 
-from conftest import data_path
+try:
+    from conftest import data_path
+except ImportError:  # imported from bench/, whose conftest has no data_path
+    from pathlib import Path
+
+    def data_path(*parts: str) -> Path:  # type: ignore[misc]
+        p = Path(__file__).resolve().parents[1].parent.joinpath("shared", "data", *parts)
+        if not p.exists():
+            raise FileNotFoundError(p)
+        return p
 
 SP = ("tokenizers", "sentencepiece")
 # (name, converter kind, .model file)

@@ -46,6 +46,7 @@ def _cases():
     cases = {
         "bert-base-uncased": lambda: data_path("tokenizers", "bert-base-uncased", "tokenizer.json").read_text(
             encoding="utf-8"),
+        "bert-base-uncased-vocab": lambda: conv.bert_json("bert-base-uncased", True),
         "bert-base-cased": lambda: conv.bert_json("bert-base-cased", False),
         "bert-base-chinese": lambda: conv.bert_json("bert-base-chinese", True),
         "gpt2": lambda: conv.gpt2_json(False),
@@ -204,6 +205,17 @@ def test_sentencepiece_model_saves_a_tokenizer_json_hf_reads_identically(model, 
         assert hf.decode(ids, skip_special_tokens=False) == back.decode(ids), t
         if sp.unk_id not in ids:  # sentencepiece spells the unknown piece " ⁇ ", HF by its piece string
             assert back.decode(ids) == sp.decode(ids), t
+
+
+@pytest.mark.parametrize("name", ["r50k_base", "cl100k_base"])
+def test_tiktoken_files_save_a_tokenizer_json_hf_reads_identically(name, lines, tmp_path):
+    tok = fastlm.load(data_path("tokenizers", "tiktoken", name + ".tiktoken"))
+    out = tmp_path / "tokenizer.json"
+    tok.save(out)
+    hf = tokenizers.Tokenizer.from_file(str(out))
+    want = tok.encode_batch(lines, disallowed_special=())
+    assert [e.ids for e in hf.encode_batch(lines, add_special_tokens=False)] == want
+    assert fastlm.load(out).encode_batch(lines, disallowed_special=()) == want
 
 
 # ------------------------------------------------------------------------------------------------ trained

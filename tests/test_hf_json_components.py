@@ -72,7 +72,6 @@ NORMALIZERS = {
     "Replace-regex": lambda: normalizers.Sequence([normalizers.Replace(Regex(r"\A +| +\z"), ""),
                                                    normalizers.Replace(Regex(" {2,}"), " "),
                                                    normalizers.Replace(Regex(r"\d+"), "<num>")]),
-    "Replace-empty-match": lambda: normalizers.Replace(Regex(r"\A"), "^"),
     "Prepend": lambda: normalizers.Prepend("\u2581"),
     "Strip": normalizers.Strip,
     "Strip-left": lambda: normalizers.Strip(left=True, right=False),

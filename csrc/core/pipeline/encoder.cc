@@ -49,6 +49,7 @@ PipelineEncoder::PipelineEncoder(NormalizerPtr normalizer, PreTokenizerPtr pre_t
       norm_->apply(in, o);
       key = o.s;
     }
+    surface_.push_back(key);  // the reference spells a normalized added token by its normalized content
     if (key.empty()) continue;  // a token that normalizes to nothing can never match
     auto& keys = t.normalized ? norm_keys : raw_keys;
     auto& seen = t.normalized ? seen_norm : seen_raw;
@@ -223,7 +224,7 @@ size_t PipelineEncoder::decode(const uint32_t* ids, size_t n, bool first, std::s
     uint32_t id = ids[i];
     std::string t;
     if (id < added_by_id_.size() && added_by_id_[id] != kNoAdded)
-      t = added_[added_by_id_[id]].content;
+      t = surface_[added_by_id_[id]];
     else if (!model_->token(id, t))
       return i;
     tokens.push_back(std::move(t));
@@ -242,7 +243,7 @@ size_t PipelineEncoder::decode(const uint32_t* ids, size_t n, bool first, std::s
 
 bool PipelineEncoder::token_bytes(uint32_t id, std::string& out) const {
   if (id < added_by_id_.size() && added_by_id_[id] != kNoAdded) {
-    out += added_[added_by_id_[id]].content;
+    out += surface_[added_by_id_[id]];
     return true;
   }
   return model_->token(id, out);

@@ -73,6 +73,7 @@ class PipelineEncoder : public Encoder {
   DecoderPtr dec_;
   std::vector<AddedToken> added_;
   std::vector<uint32_t> special_index_;  // per added token: index among the specials, or kNoAdded
+  std::vector<std::string> surface_;     // per added token: how it decodes (normalized content if normalized)
   AddedSet raw_, normed_;
   std::vector<uint32_t> added_by_id_;  // id -> index into added_ (kNoAdded if none), over [0, id_bound_)
   size_t id_bound_ = 0, vocab_size_ = 0;
