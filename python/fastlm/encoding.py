@@ -344,3 +344,41 @@ class PaddingParams:
         if self.pad_to_multiple_of is not None and (not isinstance(self.pad_to_multiple_of, int)
                                                     or self.pad_to_multiple_of < 0):
             raise ValueError(f"pad_to_multiple_of must be None or an int >= 0, not {self.pad_to_multiple_of!r}")
+
+
+def truncation_for_call(setting: Optional[TruncationParams], strategy: Optional[str], use_setting: bool,
+                        max_length: Optional[int], stride: int) -> Optional[TruncationParams]:
+    """The truncation of one HF-style call: the tokenizer's setting when the call passes none, else the call's
+    strategy (None: no truncation) with its max_length and stride (the setting's direction, if any)."""
+    if use_setting:
+        return setting
+    if strategy is None:
+        return None
+    if max_length is None or not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 0:
+        raise ValueError(f"truncation needs max_length (an int >= 0), got {max_length!r}")
+    direction = setting.direction if setting is not None else "right"
+    return TruncationParams(max_length=max_length, stride=stride, strategy=strategy, direction=direction)
+
+
+def pad_for_call(encs: List[Encoding], setting: Optional[PaddingParams], padding: Any, max_length: Optional[int],
+                 pad_to_multiple_of: Optional[int], side: Optional[str], pad_id: Any) -> None:
+    """Pads the encodings of one HF-style call: with the tokenizer's setting when the call passes no padding
+    option (Fixed length or the batch's longest, HF `pad_encodings`), else with the call's options (the setting
+    still gives the pad id, type id and side). `pad_id()` finds a pad id when there is no setting."""
+    if padding is None:
+        if setting is None:
+            return
+        target = setting.length if setting.length is not None else max((len(e) for e in encs), default=0)
+        m = setting.pad_to_multiple_of
+        if m and target % m:
+            target += m - target % m
+        pid, type_id, where = setting.pad_id, setting.pad_type_id, side or setting.direction
+    else:
+        t = padded_length([len(e) for e in encs], padding, max_length, pad_to_multiple_of)
+        if t is None:
+            return
+        target = t
+        pid, type_id = (setting.pad_id, setting.pad_type_id) if setting is not None else (int(pad_id()), 0)
+        where = side or (setting.direction if setting is not None else "right")
+    for e in encs:
+        pad_encoding(e, target, pid, type_id, side=where)

@@ -18,8 +18,8 @@ from typing import (TYPE_CHECKING, AbstractSet, Any, Collection, Dict, Iterable,
 import numpy as np
 
 from . import _core
-from .encoding import (UNSET, BatchEncoding, Encoding, PaddingParams, TruncationParams, assemble, pad_encoding,
-                       padded_length, truncated_lengths, window)
+from .encoding import (UNSET, BatchEncoding, Encoding, PaddingParams, TruncationParams, assemble, pad_for_call,
+                       truncated_lengths, truncation_for_call, window)
 from .postprocess import PostProcessor
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -445,39 +445,12 @@ class Tokenizer:
 
     def _truncation_for(self, truncation: Union[bool, str, None], max_length: Optional[int],
                         stride: int) -> Optional[TruncationParams]:
-        if truncation is None:
-            return self.truncation
-        strategy = _strategy(truncation)
-        if strategy is None:
-            return None
-        if max_length is None or not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 0:
-            raise ValueError(f"truncation needs max_length (an int >= 0), got {max_length!r}")
-        direction = self.truncation.direction if self.truncation is not None else "right"
-        return TruncationParams(max_length=max_length, stride=stride, strategy=strategy, direction=direction)
+        return truncation_for_call(self.truncation, _strategy(truncation) if truncation is not None else None,
+                                   truncation is None, max_length, stride)
 
     def _pad_all(self, encs: List[Encoding], padding: Union[bool, str, None], max_length: Optional[int],
                  pad_to_multiple_of: Optional[int], padding_side: Optional[str]) -> None:
-        cfg = self.padding
-        if padding is None:
-            if cfg is None:
-                return
-            target = cfg.length if cfg.length is not None else max((len(e) for e in encs), default=0)
-            m = cfg.pad_to_multiple_of
-            if m and target % m:
-                target += m - target % m
-            pad_id, type_id, side = cfg.pad_id, cfg.pad_type_id, padding_side or cfg.direction
-        else:
-            t = padded_length([len(e) for e in encs], padding, max_length, pad_to_multiple_of)
-            if t is None:
-                return
-            target = t
-            if cfg is not None:
-                pad_id, type_id = cfg.pad_id, cfg.pad_type_id
-            else:
-                pad_id, type_id = self._pad_id(), 0
-            side = padding_side or (cfg.direction if cfg is not None else "right")
-        for e in encs:
-            pad_encoding(e, target, pad_id, type_id, side=side)
+        pad_for_call(encs, self.padding, padding, max_length, pad_to_multiple_of, padding_side, self._pad_id)
 
     def _pad_id(self) -> int:
         for t in ([self.pad_token] if self.pad_token else []) + ["[PAD]", "<pad>", "<|padding|>", "<|endoftext|>"]:
