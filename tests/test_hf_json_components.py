@@ -287,6 +287,8 @@ def test_adversarial_input_like_hf():
     hf = gpt2_hf()
     hf.pre_tokenizer = pre_tokenizers.Sequence([PRE_TOKENIZERS["Split-llama3"](),
                                                 pre_tokenizers.ByteLevel(use_regex=False, add_prefix_space=False)])
-    tok = fastlm.Tokenizer.from_hf(hf)
-    for text in ["a" * 200_000, " " * 200_000, "ab1." * 50_000, "\n" * 100_000 + "x"]:
-        assert tok.encode_ordinary(text) == hf.encode(text).ids
+    llama = HF.from_str(conv.spm_json("llama", "llama2_tokenizer.model"))
+    for ref in (hf, llama):
+        tok = fastlm.Tokenizer.from_hf(ref)
+        for text in ["a" * 200_000, " " * 200_000, "ab1." * 50_000, "\n" * 100_000 + "x", "\u00e9" * 100_000]:
+            assert tok.encode_ordinary(text) == ref.encode(text, add_special_tokens=False).ids

@@ -8,6 +8,7 @@
 #include "bindings/common.h"
 #include "core/error.h"
 #include "core/pipeline/encoder.h"
+#include "core/bpe/model.h"
 #include "core/wordpiece/model.h"
 
 namespace fastlm_py {
@@ -228,6 +229,13 @@ void register_pipeline(py::module_& m) {
       .def_static("wordpiece",
                   [](std::shared_ptr<fastlm::wordpiece::WordPieceModel> model) { return PyModel{pl::make_wordpiece(std::move(model))}; },
                   py::arg("model"))
+      .def_static("byte_level_bpe",
+                  [](std::shared_ptr<fastlm::bpe::BpeModel> model, const PyModel& fallback) {
+                    return PyModel{pl::make_byte_level_bpe(std::move(model), fallback.p)};
+                  },
+                  py::arg("model"), py::arg("fallback"),
+                  "A byte-level vocabulary (BpeModel over raw bytes) behind a ByteLevel pre-tokenizer; `fallback` is "
+                  "the same file's character-level BPE.")
       .def_static("unigram",
                   [](std::vector<std::pair<std::string, double>> vocab, long unk_id, bool byte_fallback) {
                     py::gil_scoped_release nogil;

@@ -357,6 +357,11 @@ class PipelineModel:
     def bpe(vocab: collections.abc.Sequence[tuple[str, typing.SupportsInt | typing.SupportsIndex]], merges: collections.abc.Sequence[tuple[str, str]], unk_token: typing.Any, continuing_subword_prefix: str, end_of_word_suffix: str, fuse_unk: bool, byte_fallback: bool, ignore_merges: bool) -> PipelineModel:
         ...
     @staticmethod
+    def byte_level_bpe(model: BpeModel, fallback: PipelineModel) -> PipelineModel:
+        """
+        A byte-level vocabulary (BpeModel over raw bytes) behind a ByteLevel pre-tokenizer; `fallback` is the same file's character-level BPE.
+        """
+    @staticmethod
     def unigram(vocab: collections.abc.Sequence[tuple[str, typing.SupportsFloat | typing.SupportsIndex]], unk_id: typing.SupportsInt | typing.SupportsIndex, byte_fallback: bool) -> PipelineModel:
         ...
     @staticmethod

@@ -179,12 +179,78 @@ class HfBpe : public Model {
     }
     if (unk_pending) add(unk_id_, unk_len);
     for (size_t k = 0; k + 1 < syms.size(); ++k) syms[k].next = int(k + 1);
-    merge_all(syms);
+    if (syms.size() < kLongWord || !merge_by_rank(syms)) merge_all(syms);
     uint32_t pos = 0;
     for (int k = syms.empty() ? -1 : 0; k >= 0; k = syms[size_t(k)].next) {
       out.push_back({syms[size_t(k)].id, pos, pos + syms[size_t(k)].len});
       pos += syms[size_t(k)].len;
     }
+  }
+
+  // Long words (a megabyte of one character, of spaces, ...): merges applied rank by rank. Each pair is filed
+  // under its rank; a heap holds every distinct rank once. Popping rank r, its positions are sorted and merged
+  // left to right, which is exactly the heap's (rank, position) order PROVIDED every pair a merge of rank r
+  // creates has a rank above r; trained vocabularies satisfy that in practice, and when one does not, this gives
+  // up (false, syms untouched) and merge_all runs. Repetitive text has few distinct ranks, so the work is a few
+  // sorts of nearly sorted arrays instead of ~n operations on an n-entry heap.
+  static constexpr size_t kLongWord = 512;
+  bool merge_by_rank(std::vector<Sym>& syms) const {
+    thread_local std::vector<Sym> work;
+    thread_local std::vector<uint32_t> rank, merged;
+    thread_local std::unordered_map<uint32_t, std::vector<uint32_t>> buckets;
+    thread_local std::vector<uint32_t> ranks;  // min-heap of distinct pending ranks
+    work = syms;
+    const size_t n = work.size();
+    rank.assign(n, kNone);
+    merged.assign(n, kNone);
+    for (auto& b : buckets) b.second.clear();
+    ranks.clear();
+    auto cmp = std::greater<uint32_t>();
+    auto file = [&](int l) {
+      int r = work[size_t(l)].next;
+      rank[size_t(l)] = kNone;
+      if (r < 0) return;
+      const PairMap::Value* v = merges_.find(work[size_t(l)].id, work[size_t(r)].id);
+      if (!v) return;
+      rank[size_t(l)] = v->a;
+      merged[size_t(l)] = v->b;
+      auto& b = buckets[v->a];
+      if (b.empty()) {
+        ranks.push_back(v->a);
+        std::push_heap(ranks.begin(), ranks.end(), cmp);
+      }
+      b.push_back(uint32_t(l));
+    };
+    for (size_t k = 0; k + 1 < n; ++k) file(int(k));
+    std::vector<uint32_t> todo;
+    while (!ranks.empty()) {
+      std::pop_heap(ranks.begin(), ranks.end(), cmp);
+      const uint32_t r = ranks.back();
+      ranks.pop_back();
+      todo.swap(buckets[r]);
+      buckets[r].clear();
+      std::sort(todo.begin(), todo.end());
+      for (uint32_t p : todo) {
+        Sym& l = work[p];
+        if (rank[p] != r || l.len == 0 || l.next < 0) continue;  // stale: the pair changed since it was filed
+        Sym& rs = work[size_t(l.next)];
+        l.id = merged[p];
+        l.len += rs.len;
+        rs.len = 0;
+        rank[size_t(l.next)] = kNone;
+        l.next = rs.next;
+        if (l.next >= 0) work[size_t(l.next)].prev = int(p);
+        if (l.prev >= 0) {
+          file(l.prev);
+          if (rank[size_t(l.prev)] != kNone && rank[size_t(l.prev)] <= r) return false;
+        }
+        file(int(p));
+        if (rank[p] != kNone && rank[p] <= r) return false;
+      }
+      todo.clear();
+    }
+    syms.swap(work);
+    return true;
   }
 
   void merge_all(std::vector<Sym>& syms) const {

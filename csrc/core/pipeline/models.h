@@ -24,6 +24,9 @@ namespace fastlm {
 namespace wordpiece {
 class WordPieceModel;
 }
+namespace bpe {
+class BpeModel;
+}
 namespace pipeline {
 
 struct ModelToken {
@@ -61,6 +64,9 @@ struct BpeOptions {
 ModelPtr make_bpe(std::vector<std::pair<std::string, uint32_t>> vocab,
                   const std::vector<std::pair<std::string, std::string>>& merges, BpeOptions opts);
 ModelPtr make_wordpiece(std::shared_ptr<const wordpiece::WordPieceModel> model);
+// A byte-level vocabulary on the byte-level merge engine (pipeline/byte_bpe.cc); `fallback` is the character-level
+// BPE of the same file (pieces with characters outside the byte alphabet; token_to_id; sizes).
+ModelPtr make_byte_level_bpe(std::shared_ptr<const bpe::BpeModel> model, ModelPtr fallback);
 // vocab: (piece, score) by id. unk_id < 0: none.
 ModelPtr make_unigram(std::vector<std::pair<std::string, double>> vocab, long unk_id, bool byte_fallback);
 

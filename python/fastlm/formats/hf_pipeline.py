@@ -5,10 +5,12 @@ encoder) remain the fast path for the files they reproduce exactly (hf_bpe.py, h
 """
 from __future__ import annotations
 
-from typing import Any, List, Tuple
+import json
+from typing import Any, List, Optional, Tuple
 
 from .. import _core
 from ..tokenizer import Tokenizer
+from .bytelevel import unicode_to_byte
 from .hf_components import (AddedSpec, JsonObj, Where, decoder_from_json, field, normalizer_from_json,
                             pre_tokenizer_from_json)
 
@@ -52,7 +54,28 @@ def model_type(m: JsonObj) -> str:
     return "BPE" if "merges" in m else "WordPiece" if "continuing_subword_prefix" in m else "Unigram"
 
 
-def model_from_json(m: Any, source: str) -> "_core.PipelineModel":
+def _byte_level_engine(vocab: List[Tuple[str, int]], merges: List[Tuple[str, str]], ignore_merges: bool,
+                       m: JsonObj) -> Optional["_core.BpeModel"]:
+    """The byte-level merge engine for a byte-level vocabulary (every token in the printable byte alphabet, every
+    byte a token, no word prefix / suffix, no duplicate merge), or None."""
+    if m.get("continuing_subword_prefix") or m.get("end_of_word_suffix"):
+        return None
+    table = unicode_to_byte()
+    try:
+        raw = [(bytes(table[c] for c in t), i) for t, i in vocab]
+        pairs = [(bytes(table[c] for c in a), bytes(table[c] for c in b)) for a, b in merges]
+    except KeyError:
+        return None
+    have = {b for b, _ in raw}
+    if len(have) != len(raw) or any(bytes([b]) not in have for b in range(256)) or len(set(pairs)) != len(pairs):
+        return None
+    try:
+        return _core.BpeModel(raw, pairs, ignore_merges)
+    except ValueError:
+        return None
+
+
+def model_from_json(m: Any, source: str, byte_level: bool = False) -> "_core.PipelineModel":
     where = Where(source, "model")
     if not isinstance(m, dict):
         raise where.error("is missing or not an object")
@@ -65,14 +88,16 @@ def model_from_json(m: Any, source: str) -> "_core.PipelineModel":
         vocab = _vocab_dict(m, where)
         merges = _merges(m.get("merges", []), where.sub("merges"))
         unk = field(m, "unk_token", str, where, None)
+        ignore = field(m, "ignore_merges", bool, where, False)
         try:
-            return _core.PipelineModel.bpe(vocab, merges, unk, field(m, "continuing_subword_prefix", str, where, ""),
-                                           field(m, "end_of_word_suffix", str, where, ""),
-                                           field(m, "fuse_unk", bool, where, False),
-                                           field(m, "byte_fallback", bool, where, False),
-                                           field(m, "ignore_merges", bool, where, False))
+            general = _core.PipelineModel.bpe(vocab, merges, unk, field(m, "continuing_subword_prefix", str, where, ""),
+                                              field(m, "end_of_word_suffix", str, where, ""),
+                                              field(m, "fuse_unk", bool, where, False),
+                                              field(m, "byte_fallback", bool, where, False), ignore)
         except ValueError as e:
             raise where.error(f"is invalid: {e}") from None
+        engine = _byte_level_engine(vocab, merges, ignore, m) if byte_level else None
+        return general if engine is None else _core.PipelineModel.byte_level_bpe(engine, general)
     if t == "WordPiece":
         vocab = _vocab_dict(m, where)
         unk = field(m, "unk_token", str, where, "[UNK]")
@@ -102,7 +127,7 @@ def model_from_json(m: Any, source: str) -> "_core.PipelineModel":
 
 def build(obj: JsonObj, source: str, added: List[AddedSpec]) -> Tokenizer:
     """A tokenizer on the general pipeline for the tokenizer.json object `obj` (already checked at the top level)."""
-    model = model_from_json(obj.get("model"), source)
+    model = model_from_json(obj.get("model"), source, byte_level='"ByteLevel"' in json.dumps(obj.get("pre_tokenizer")))
     nz = obj.get("normalizer")
     normalizer = None if nz is None else normalizer_from_json(nz, Where(source, "normalizer"))
     pt = obj.get("pre_tokenizer")
