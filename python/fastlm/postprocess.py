@@ -26,6 +26,17 @@ Item = Tuple[str, int]
 TokenText = Callable[[int], str]  # id -> the token's string as HF spells it (byte-level tokens in their alphabet)
 
 _BYTE_LEVEL_SPACE = "\u0120"  # 'Ġ', the byte-level spelling of b' '
+_SPACES = frozenset({_BYTE_LEVEL_SPACE, " "})
+
+
+def _space_run(text: str) -> int:
+    """Length of the run of spaces (byte-level 'Ġ' or Unicode whitespace) that starts the text."""
+    n = 0
+    for ch in text:
+        if ch != _BYTE_LEVEL_SPACE and not ch.isspace():
+            break
+        n += 1
+    return n
 
 
 def _set_type(e: Encoding, type_id: int) -> None:
@@ -47,18 +58,10 @@ def trim_offsets(e: Encoding, add_prefix_space: bool, token_text: TokenText) -> 
         trim_offsets(o, add_prefix_space, token_text)
     for i, (tid, (s, t)) in enumerate(zip(e.ids, e.offsets)):
         text = token_text(tid)
-        lead = 0
-        for ch in text:
-            if ch != _BYTE_LEVEL_SPACE and not ch.isspace():
-                break
-            lead += 1
-        trail = 0
-        for ch in reversed(text):
-            if ch != _BYTE_LEVEL_SPACE and not ch.isspace():
-                break
-            trail += 1
-        if lead == 0 and trail == 0:
+        if not text or not (text[0] in _SPACES or text[-1] in _SPACES or text[0].isspace() or text[-1].isspace()):
             continue
+        lead = _space_run(text)
+        trail = _space_run(text[::-1])
         if lead:
             if (i == 0 or s == 0) and add_prefix_space and lead == 1:
                 lead = 0

@@ -497,15 +497,23 @@ class Tokenizer:
         return assemble(parts, post, add_special_tokens, self._hf_token)
 
     def _hf_token(self, id: int) -> str:
-        """The token's string as HF spells it (byte-level BPE tokens in the printable byte alphabet)."""
-        b = self._core.token_bytes(int(id))
-        if b is None:
-            return ""
-        if int(id) not in self._special_ids and self._state.get("kind") in ("bpe", "hf_bpe"):
-            from .formats.bytelevel import bytes_to_token
+        """The token's string as HF spells it (byte-level BPE tokens in the printable byte alphabet); cached, as
+        offset trimming asks for every token of every encoding."""
+        cache = self.__dict__.setdefault("_hf_tokens", {})
+        t = cache.get(id)
+        if t is None:
+            b = self._core.token_bytes(int(id))
+            if b is None:
+                t = ""
+            elif int(id) not in self._special_ids and self._state.get("kind") in ("bpe", "hf_bpe"):
+                from .formats.bytelevel import bytes_to_token
 
-            return bytes_to_token(bytes(b))
-        return bytes(b).decode("utf-8", "replace")
+                t = bytes_to_token(bytes(b))
+            else:
+                t = bytes(b).decode("utf-8", "replace")
+            if len(cache) < 1 << 18:
+                cache[id] = t
+        return str(t)
 
     # ------------------------------------------------------------------ persistence
     def __reduce__(self) -> Tuple[Any, ...]:

@@ -141,5 +141,5 @@ def build(obj: JsonObj, source: str, added: List[AddedSpec]) -> Tokenizer:
         core = _core.Tokenizer(enc, [(a[0], a[1]) for a in specials])
     except ValueError as e:
         raise ValueError(f"{source}: {e}") from None
-    return Tokenizer(core, name="", state={"kind": "pipeline"})
+    return Tokenizer(core, name="", state={"kind": "pipeline", "normalizer": nz})
 
