@@ -272,6 +272,30 @@ def test_transformers_fast_tokenizer_reads_fastlm_files(name, tmp_path, lines):
     assert hft.convert_tokens_to_ids(specials["pad_token"]) == tok.token_to_id(specials["pad_token"])
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_transformers_fast_tokenizer_gives_fastlm_offsets(name, tmp_path, lines):
+    """Every converted file, re-saved by fastlm: transformers' ids and offset mapping are fastlm's, for single texts
+    and pairs, with and without special tokens."""
+    p0 = tmp_path / "src.json"
+    p0.write_text(CASES[name](), encoding="utf-8")
+    path = tmp_path / "tokenizer.json"
+    fastlm.load(p0).save(path)
+    tok = fastlm_from(path)
+    hft = transformers.PreTrainedTokenizerFast(tokenizer_file=str(path))
+    sample = lines[::3]
+    for add in (True, False):
+        got = hft(sample, add_special_tokens=add, return_offsets_mapping=True)
+        for k, (f, ids, offs) in enumerate(zip(tok(sample, add_special_tokens=add), got["input_ids"],
+                                               got["offset_mapping"])):
+            assert (f.ids, [tuple(o) for o in f.offsets]) == (ids, [tuple(o) for o in offs]), (name, add, k)
+    a = [x for x in lines if x.strip()][:80]
+    got = hft(a[0::2], a[1::2], return_offsets_mapping=True, return_token_type_ids=True)
+    for k, f in enumerate(tok(a[0::2], a[1::2])):
+        assert f.ids == got["input_ids"][k], (name, "pair", k)
+        assert [tuple(o) for o in f.offsets] == [tuple(o) for o in got["offset_mapping"][k]], (name, "pair", k)
+        assert f.type_ids == got["token_type_ids"][k], (name, "pair", k)
+
+
 # ------------------------------------------------------------------------------------------------ conversions
 def test_to_hf_and_from_hf(lines):
     path = conv.spm_json("xlnet", "xlnet_spiece.model")

@@ -15,6 +15,7 @@ import pytest
 from conftest import data_path, text_files
 
 import fastlm
+from fastlm.formats import hf_json
 
 tokenizers = pytest.importorskip("tokenizers")
 from tokenizers import AddedToken, Regex, decoders, normalizers, pre_tokenizers  # noqa: E402
@@ -292,3 +293,47 @@ def test_adversarial_input_like_hf():
         tok = fastlm.Tokenizer.from_hf(ref)
         for text in ["a" * 200_000, " " * 200_000, "ab1." * 50_000, "\n" * 100_000 + "x", "\u00e9" * 100_000]:
             assert tok.encode_ordinary(text) == ref.encode(text, add_special_tokens=False).ids
+
+
+def _word_level_json(vocab, added):
+    """A WordPiece file whose added tokens carry `added` = [(content, written id, special)]."""
+    return {"version": "1.0", "truncation": None, "padding": None, "normalizer": None,
+            "pre_tokenizer": {"type": "WhitespaceSplit"}, "post_processor": None, "decoder": None,
+            "added_tokens": [{"id": i, "content": c, "single_word": False, "lstrip": False, "rstrip": False,
+                              "normalized": False, "special": s} for c, i, s in added],
+            "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                      "max_input_chars_per_word": 100, "vocab": vocab}}
+
+
+@pytest.mark.parametrize("vocab, added", [
+    ({"[UNK]": 0, "a": 1, "b": 2}, [("X", 7, True)]),                    # written past a gap: HF numbers it 3
+    ({"[UNK]": 0, "a": 1, "b": 2}, [("Y", 9, True), ("X", 7, False)]),   # file order, not id order
+    ({"[UNK]": 0, "a": 1, "b": 2}, [("a", 9, True), ("X", 1, False)]),   # in the vocabulary: the vocabulary's id
+    ({"[UNK]": 0, "a": 1, "b": 5}, [("X", 2, True), ("Z", 3, True)]),    # vocabulary with a gap
+])
+def test_added_token_ids_are_read_as_hf_reads_them(vocab, added):
+    obj = _word_level_json(vocab, added)
+    hf = tokenizers.Tokenizer.from_str(json.dumps(obj))
+    tok = hf_json.load_obj(obj)
+    for c, _, _ in added:
+        assert tok.token_to_id(c) == hf.token_to_id(c), c
+    text = " ".join(c for c, _, _ in added) + " a b " + added[0][0]
+    assert tok.encode(text, allowed_special="all") == hf.encode(text, add_special_tokens=False).ids
+    assert tok.decode(hf.encode(text).ids) == hf.decode(hf.encode(text).ids, skip_special_tokens=False)
+
+
+def test_added_token_read_onto_another_tokens_id_raises():
+    obj = _word_level_json({"[UNK]": 0, "a": 1, "b": 3}, [("X", 2, True), ("Y", 5, True)])  # HF: X=3, Y=4
+    with pytest.raises(ValueError, match=r"added_tokens\[0\].*'X'.*id 3.*'b'"):
+        hf_json.load_obj(obj, "t.json")
+
+
+def test_saver_puts_specials_with_gapped_ids_into_the_vocabulary():
+    tok = fastlm.load(data_path("tokenizers", "tiktoken", "cl100k_base.tiktoken"))
+    obj = tok.to_json()
+    vocab = obj["model"]["vocab"]
+    for s, i in tok.special_tokens.items():
+        assert vocab[s] == i
+    assert 100256 not in set(vocab.values())  # the gap stays a gap
+    hf = tokenizers.Tokenizer.from_str(json.dumps(obj))
+    assert {s: hf.token_to_id(s) for s in tok.special_tokens} == tok.special_tokens

@@ -101,9 +101,19 @@ class Tokenizer:
     @property
     def vocab_size(self) -> int:
         """Number of tokens, special tokens included."""
-        bound = int(self._core.encoder.id_bound)
-        # special tokens that are also vocabulary entries (BERT's [CLS], ...) are counted once
-        return int(self._core.encoder.vocab_size) + sum(1 for i in self._special_tokens.values() if i >= bound)
+        enc = self._core.encoder
+        bound, n = int(enc.id_bound), int(enc.vocab_size)
+        model: Any = getattr(enc, "model", None)
+
+        def in_vocab(i: int) -> bool:  # BERT's [CLS] is a vocabulary entry; p50k's <|endoftext|> fills a rank gap
+            if i >= bound:
+                return False
+            if n == bound or not hasattr(model, "token_bytes"):
+                return True
+            return model.token_bytes(i) is not None
+
+        # special tokens that are also vocabulary entries are counted once
+        return n + sum(1 for i in set(self._special_tokens.values()) if not in_vocab(i))
 
     @property
     def model_type(self) -> str:

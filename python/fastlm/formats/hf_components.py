@@ -261,3 +261,73 @@ def plain_specials(added: List[AddedSpec], has_normalizer: bool) -> Optional[Dic
 def added_to_json(added: List[AddedSpec]) -> List[JsonObj]:
     return [{"id": tid, "content": c, "single_word": sw, "lstrip": ls, "rstrip": rs, "normalized": nm, "special": sp}
             for c, tid, sp, sw, ls, rs, nm in sorted(added, key=lambda a: a[1])]
+
+
+# The ids HF gives added tokens. HF's reader ignores the ids written in `added_tokens`: a token whose content is in
+# the model's vocabulary takes that id, any other takes the next free one past the vocabulary (len(vocab), then one
+# past the largest added id), in file order. The loader uses these ids, so fastlm reads every file as HF does; the
+# savers write the added tokens into the vocabulary when their own ids would read back differently. (Taking the
+# written ids instead would read a hand-edited file the way its author meant, but differently from HF.)
+def _vocab_ids(model: JsonObj) -> Tuple[Dict[str, int], int]:
+    v = model.get("vocab")
+    if isinstance(v, dict):
+        return {k: i for k, i in v.items() if isinstance(i, int) and not isinstance(i, bool)}, len(v)
+    if isinstance(v, list):  # Unigram: [[piece, score], ...], the id is the position
+        return {e[0]: i for i, e in enumerate(v) if isinstance(e, list) and e and isinstance(e[0], str)}, len(v)
+    return {}, 0
+
+
+def hf_added_ids(added: List[AddedSpec], model: JsonObj) -> List[int]:
+    vocab, size = _vocab_ids(model)
+    given: Dict[str, int] = {}
+    out: List[int] = []
+    for a in added:
+        c = a[0]
+        if c in given:
+            tid = given[c]
+        elif c in vocab:
+            tid = vocab[c]
+        elif not given:
+            tid = size
+        else:
+            top = max(given.values())
+            tid = top + 1 if top >= size or size == 0 else size
+        given[c] = tid
+        out.append(tid)
+    return out
+
+
+def added_as_hf_reads(added: List[AddedSpec], model: JsonObj, source: str) -> List[AddedSpec]:
+    """`added` with the ids HF gives them. An id that lands on another vocabulary token raises ValueError (HF
+    would give two tokens one id)."""
+    ids = hf_added_ids(added, model)
+    vocab, _ = _vocab_ids(model)
+    owner = {i: t for t, i in vocab.items()}
+    out: List[AddedSpec] = []
+    for k, (a, tid) in enumerate(zip(added, ids)):
+        other = owner.get(tid)
+        if other is not None and other != a[0]:
+            raise Where(source, "added_tokens").sub(k).error(
+                f"{a[0]!r} (id {a[1]}) is not in model.vocab, so it reads as id {tid}, which is the id of vocabulary "
+                f"token {other!r}; list it in model.vocab with its id")
+        out.append((a[0], tid) + a[2:])
+    return out
+
+
+def place_added_in_vocab(obj: JsonObj) -> None:
+    """Make a tokenizer.json written by a saver read back with its added tokens' ids: tokens HF would number
+    differently go into model.vocab (a {token: id} vocabulary) under their ids. Raises ValueError if that cannot
+    be done (the id belongs to another token, or the vocabulary is Unigram's list)."""
+    model = obj["model"]
+    added = [(a["content"], a["id"], True, False, False, False, False) for a in obj.get("added_tokens") or []]
+    if [a[1] for a in added] == hf_added_ids(added, model):
+        return
+    vocab = model.get("vocab")
+    taken = set(vocab.values()) if isinstance(vocab, dict) else set()
+    for content, tid, *_ in added:
+        if not isinstance(vocab, dict) or (content not in vocab and tid in taken):
+            raise ValueError(f"added token {content!r} (id {tid}) has no tokenizer.json form: HF would give it another "
+                             "id")
+        vocab.setdefault(content, tid)
+    if [a[1] for a in added] != hf_added_ids(added, model):
+        raise ValueError("the added tokens' ids have no tokenizer.json form: HF would read other ids")

@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 from .._io import atomic_write_text
 from ..tokenizer import Tokenizer
-from .hf_components import AddedSpec, JsonObj, added_tokens_from_json
+from .hf_components import AddedSpec, JsonObj, added_as_hf_reads, added_tokens_from_json, place_added_in_vocab
 from .hf_pipeline import build as build_pipeline
 from .hf_pipeline import model_type
 from .hf_post import (padding_from_json, padding_to_json, post_processor_from_json, post_processor_to_json,
@@ -71,7 +71,7 @@ def load_obj(obj: JsonObj, source: str = "<tokenizer.json>", **options: Any) -> 
     model = obj.get("model")
     if not isinstance(model, dict):
         raise ValueError(f"{source}: field 'model' is missing or not an object")
-    added = added_tokens_from_json(obj.get("added_tokens"), source)
+    added = added_as_hf_reads(added_tokens_from_json(obj.get("added_tokens"), source), model, source)
     post = post_processor_from_json(obj.get("post_processor"), source)
     truncation = truncation_from_json(obj.get("truncation"), source)
     padding = padding_from_json(obj.get("padding"), source)
@@ -106,6 +106,7 @@ def to_obj(tok: Tokenizer) -> JsonObj:
         if saver is None:
             raise ValueError(f"saving a {kind!r} tokenizer as tokenizer.json is not supported")
         obj = saver(tok)
+        place_added_in_vocab(obj)
     obj["truncation"] = truncation_to_json(tok.truncation)
     obj["padding"] = padding_to_json(tok.padding)
     obj["post_processor"] = post_processor_to_json(tok.post_processor)

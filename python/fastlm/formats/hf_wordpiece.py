@@ -82,7 +82,9 @@ def fast_wordpiece(obj: JsonObj, source: str, added: List[AddedSpec]) -> Optiona
         except TypeError:
             return None
     specials = plain_specials(added, norm is not None)
-    if specials is None:
+    in_vocab = dict(vocab)
+    # The fused decoder spells a special token outside the vocabulary without HF's joining space.
+    if specials is None or any(in_vocab.get(t) != i for t, i in specials.items()):
         return None
     state = {"kind": "wordpiece", "vocab": vocab, "unk_token": unk, "prefix": prefix,
              "max_input_chars_per_word": max_chars, "normalizer": norm,
