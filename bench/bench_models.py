@@ -8,6 +8,13 @@ Training step = forward + CLM loss + backward + AdamW step, reported as tokens/s
 with a KV cache (prompt PROMPT tokens, NEW new tokens), reported as new tokens/s. Before timing, each case checks
 that the two models agree (logits close in bf16; greedy tokens identical for the first steps).
 The bar (issue 7): training throughput >= 1.2x HF on an H100 for a Llama-style decoder.
+
+FSDP2 entry (issue 10): the same Llama-style decoder trained the way `fastlm train-lm --parallel fsdp --precision
+bf16` does it -- float32 master weights, torch.autocast(bfloat16), fully_shard on every block and on the model,
+AdamW -- on a one-GPU process group, against the same model unsharded (the anchor: equal first-step loss
+asserted, ratio = FSDP2 overhead on one GPU), both reported as tokens/s.
+
+    python bench/bench_models.py --fsdp [--quick]      # only the FSDP2 entry
 """
 import argparse
 import sys
@@ -77,6 +84,57 @@ def _gen(model, is_hf):
     return run
 
 
+def _fsdp_group(device):
+    """A one-rank process group (FSDP2 needs one even on a single GPU)."""
+    import socket
+
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                                init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+
+
+def _fsdp_case(sharded, quick=False, device="cuda", batch=BATCH, seq=SEQ, dims=None):
+    """A training step (autocast bf16 forward, CLM loss, backward, AdamW) of a float32 fastlm Llama decoder,
+    FSDP2-sharded per block or plain. Returns (step, tokens per step); step() returns the loss."""
+    from fastlm.models import DecoderModel, ModelConfig
+    from fastlm.models.objectives import clm_loss
+    from fastlm.train_lm import fully_shard_blocks
+
+    device = torch.device(device)
+    d = dict(vocab_size=LLAMA["vocab_size"], d_model=LLAMA["hidden_size"], d_ff=LLAMA["intermediate_size"],
+             n_layers=2 if quick else LLAMA["num_hidden_layers"], n_heads=LLAMA["num_attention_heads"],
+             n_kv_heads=LLAMA["num_key_value_heads"], max_seq_len=LLAMA["max_position_embeddings"])
+    d.update(dims or {})
+    torch.manual_seed(0)
+    model = DecoderModel(ModelConfig(**d)).to(device)
+    if sharded:
+        _fsdp_group(device)
+        fully_shard_blocks(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    x = torch.randint(0, d["vocab_size"], (batch, seq), generator=torch.Generator().manual_seed(1)).to(device)
+
+    def step():
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            logits = model(x)
+        loss = clm_loss(logits, x)
+        torch.autograd.backward(loss)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return loss.detach()
+
+    return step, batch * seq
+
+
+def _check_fsdp_same(step_fsdp, step_plain):
+    a, b = float(step_fsdp()), float(step_plain())
+    assert abs(a - b) <= 1e-3 * abs(b), f"FSDP2 first-step loss {a} != unsharded {b}"
+
+
 def _time(fn, reps=5):
     fn()
     torch.cuda.synchronize()
@@ -117,12 +175,46 @@ def test_generation(benchmark, models, side):
     benchmark.pedantic(lambda: (fn(), torch.cuda.synchronize()), rounds=3, warmup_rounds=1)
 
 
+@pytest.fixture(scope="module")
+def fsdp_steps():
+    fsdp, tokens = _fsdp_case(True)
+    plain, _ = _fsdp_case(False)
+    _check_fsdp_same(fsdp, plain)
+    return {"fsdp2": fsdp, "unsharded": plain, "tokens": tokens}
+
+
+@needs_cuda
+@pytest.mark.parametrize("side", ["fsdp2", "unsharded"])
+def test_train_step_fsdp2_bf16(benchmark, fsdp_steps, side):
+    fn = fsdp_steps[side]
+    fn()
+    benchmark.extra_info["tokens_per_step"] = fsdp_steps["tokens"]
+    benchmark.pedantic(lambda: (fn(), torch.cuda.synchronize()), rounds=5, warmup_rounds=1)
+    benchmark.extra_info["tokens_per_s"] = round(fsdp_steps["tokens"] / benchmark.stats.stats.min, 1)
+
+
+def _fsdp_report(quick):
+    fsdp, tokens = _fsdp_case(True, quick)
+    plain, _ = _fsdp_case(False, quick)
+    _check_fsdp_same(fsdp, plain)
+    t_fsdp, t_plain = _time(fsdp), _time(plain)
+    print(f"{torch.cuda.get_device_name()}  Llama {LLAMA['hidden_size']}d x "
+          f"{2 if quick else LLAMA['num_hidden_layers']} layers, fp32 weights + bf16 autocast, B={BATCH} S={SEQ}")
+    print(f"train step FSDP2 (1 GPU): {tokens / t_fsdp:,.0f} tok/s  unsharded: {tokens / t_plain:,.0f} tok/s  "
+          f"FSDP2 / unsharded {t_plain / t_fsdp:.2f}x  (peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} "
+          "GiB)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="2 layers instead of 8")
+    ap.add_argument("--fsdp", action="store_true", help="only the FSDP2 + bf16 autocast training entry")
     args = ap.parse_args(argv)
     if not HAS_CUDA:
         print("skipped: model benchmarks need a CUDA GPU")
+        return 0
+    if args.fsdp:
+        _fsdp_report(args.quick)
         return 0
     hf, ours = _models(args.quick)
     _check_same(hf, ours)

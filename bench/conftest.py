@@ -14,17 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from fastlm.bench import best_of  # noqa: F401  (re-exported: the benchmarks import it from here)
+
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RESULTS: list = []
-
-
-def best_of(fn, repeat: int = 5) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def record(benchmark, *, suite: str, case: str, anchor: str, mbytes: float, anchor_s: float) -> None:

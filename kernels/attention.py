@@ -1,4 +1,5 @@
-"""Fused attention kernels (FlashAttention-2 style), with RoPE applied to Q/K tiles as they are loaded.
+"""Fused attention kernels (FlashAttention-2 style), with RoPE applied to Q/K tiles as they are loaded (ROPE_Q /
+ROPE_K; the launcher sets only ROPE_Q by default and pre-rotates K, see launch.rope_k_mode).
 
 Dimension legend:
     B   batch (sequences)          Sq, Sk  query / key tokens of one sequence (per-sequence in varlen mode)
@@ -29,6 +30,15 @@ the conjugate rotation with the rope kernel. Rejected alternative: rotating the 
 needs the feature partner of a register value -- either a (DP, DP) permutation matmul (DP^2 registers, spills at
 D = 256, and tf32 would round the gradient) or a store/barrier/reload round trip through global memory that
 costs the same traffic as the separate pass.
+
+GPU notes (kernels/aot.py compiles these for sm_90 / sm_80 on any machine): accumulation is float32 everywhere
+(tl.dot into f32 accumulators; P and dS are rounded to the input dtype only as matmul operands); causal programs
+skip the KV blocks above the diagonal (forward, dQ) or the Q blocks before it (dK/dV); GQA maps query head h to
+KV head h // G by index, K/V are never repeated. In the forward, K/V tiles inside the sequence are loaded without
+a row mask; every load drops the feature mask when D == DP. The backward passes keep ONE loop each (masked
+loads, a runtime switch for the score mask in dQ): split
+into masked / unmasked constexpr loops (as the forward is) they need 35% more registers (dQ, D = 128: 177 -> 240)
+and spill in dK/dV.
 """
 from __future__ import annotations
 
@@ -60,15 +70,29 @@ def _seq_info(CU_Q, CU_K, SEQUSED_K, b, SEQ_Q, SEQ_K, VARLEN: tl.constexpr, HAS_
 
 
 @triton.jit
-def _load_tile(ptr, rows, stride_row, row_mask, offs_d, D: tl.constexpr, ROPE: tl.constexpr, pos, COS, SIN,
-               ROTARY_DIM: tl.constexpr, INTERLEAVED: tl.constexpr):
-    """(M, DP) tile of rows `rows`, rotated if ROPE, in the tensor's dtype; masked entries are 0."""
+def _load_tile(ptr, rows, stride_row, row_mask, offs_d, D: tl.constexpr, DP: tl.constexpr, ROPE: tl.constexpr,
+               pos, COS, SIN, ROTARY_DIM: tl.constexpr, INTERLEAVED: tl.constexpr, MASK_ROWS: tl.constexpr):
+    """(M, DP) tile of rows `rows`, rotated if ROPE, in the tensor's dtype; masked entries are 0.
+
+    MASK_ROWS=False is for tiles known to lie inside the sequence, and D == DP drops the feature mask: the
+    steady-state K/V loads of the inner loops are then unpredicated, so they vectorise and pipeline fully.
+    Rejected alternative: one mask `row_ok & (d < D)` everywhere, which leaves the predicate on every load."""
     if ROPE:
-        x = rope_load(ptr, rows, stride_row, offs_d, row_mask, D, pos, COS, SIN, ROTARY_DIM, INTERLEAVED)
+        x = rope_load(ptr, rows, stride_row, offs_d, row_mask, D, DP, pos, COS, SIN, ROTARY_DIM, INTERLEAVED,
+                      MASK_ROWS)
         x = x.to(ptr.dtype.element_ty)
     else:
-        m = row_mask[:, None] & (offs_d[None, :] < D)
-        x = tl.load(ptr + rows[:, None] * stride_row + offs_d[None, :], mask=m, other=0.0)
+        ptrs = ptr + rows[:, None] * stride_row + offs_d[None, :]
+        if MASK_ROWS:
+            if D == DP:
+                x = tl.load(ptrs, mask=row_mask[:, None], other=0.0)
+            else:
+                x = tl.load(ptrs, mask=row_mask[:, None] & (offs_d[None, :] < D), other=0.0)
+        else:
+            if D == DP:
+                x = tl.load(ptrs)
+            else:
+                x = tl.load(ptrs, mask=offs_d[None, :] < D, other=0.0)
     return x
 
 
@@ -98,9 +122,20 @@ def _score_mask(s, offs_m, offs_n, sq, sk, diag, KPM_row, HAS_KPM: tl.constexpr,
 
 
 @triton.jit
+def _q_block(pid, CAUSAL: tl.constexpr):
+    """Index of the Q block a program handles. Causal grids run the last (longest) blocks first, so the short
+    ones fill the tail of the launch instead of the long ones running alone at the end."""
+    if CAUSAL:
+        return tl.num_programs(0) - 1 - pid
+    else:
+        return pid
+
+
+@triton.jit
 def _fwd_block_range(start_m, sq, sk, diag, split_lo, split_hi, CAUSAL: tl.constexpr,
                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
-    """KV range [lo, hi) a Q block needs, and `mid`: blocks in [lo, mid) need no seqlen/causal mask."""
+    """KV range [lo, hi) a Q block needs, and `mid`: blocks in [lo, mid) need no seqlen/causal mask.
+    Every bound here is >= 0 before a division (Triton divides integers toward zero, Python toward -inf)."""
     hi = tl.minimum(sk, split_hi)
     full = sk
     if CAUSAL:
@@ -108,7 +143,7 @@ def _fwd_block_range(start_m, sq, sk, diag, split_lo, split_hi, CAUSAL: tl.const
         full = tl.minimum(full, start_m + 1 + diag)  # first row of the block sees keys < start_m+1+diag
     lo = split_lo
     hi = tl.maximum(hi, lo)
-    mid = tl.minimum(tl.maximum((full // BLOCK_N) * BLOCK_N, lo), hi)
+    mid = tl.minimum(tl.maximum((tl.maximum(full, 0) // BLOCK_N) * BLOCK_N, lo), hi)
     if start_m + BLOCK_M > sq:  # rows past the end: keep them masked everywhere
         mid = lo
     return lo, mid, hi
@@ -117,14 +152,15 @@ def _fwd_block_range(start_m, sq, sk, diag, split_lo, split_hi, CAUSAL: tl.const
 @triton.jit
 def _fwd_inner(acc, m_i, l_i, q, K_ptr, V_ptr, stride_ks, stride_vs, offs_m, offs_d, lo, hi, sq, sk, diag,
                KPM_row, k_pos0, COS, SIN, scale_log2,
-               D: tl.constexpr, BLOCK_N: tl.constexpr, CAUSAL: tl.constexpr, BOUNDS: tl.constexpr,
-               HAS_KPM: tl.constexpr, ROPE_K: tl.constexpr, ROTARY_DIM: tl.constexpr, INTERLEAVED: tl.constexpr,
-               PREC: tl.constexpr):
+               D: tl.constexpr, DP: tl.constexpr, BLOCK_N: tl.constexpr, CAUSAL: tl.constexpr,
+               BOUNDS: tl.constexpr, HAS_KPM: tl.constexpr, ROPE_K: tl.constexpr, ROTARY_DIM: tl.constexpr,
+               INTERLEAVED: tl.constexpr, PREC: tl.constexpr):
+    """Online softmax over KV blocks [lo, hi). acc (M, DP) f32, m_i/l_i (M,) f32, in log2 units."""
     for start_n in range(lo, hi, BLOCK_N):
         offs_n = start_n + tl.arange(0, BLOCK_N)
         n_ok = offs_n < sk
-        k = _load_tile(K_ptr, offs_n, stride_ks, n_ok, offs_d, D, ROPE_K, k_pos0 + offs_n, COS, SIN,
-                       ROTARY_DIM, INTERLEAVED)  # (N, DP)
+        k = _load_tile(K_ptr, offs_n, stride_ks, n_ok, offs_d, D, DP, ROPE_K, k_pos0 + offs_n, COS, SIN,
+                       ROTARY_DIM, INTERLEAVED, BOUNDS)  # (N, DP)
         s = tl.dot(q, tl.trans(k), input_precision=PREC) * scale_log2  # (M, N), log2 units
         s = _score_mask(s, offs_m, offs_n, sq, sk, diag, KPM_row, HAS_KPM, CAUSAL, BOUNDS, False)
         m_new = tl.maximum(m_i, tl.max(s, 1))
@@ -132,8 +168,8 @@ def _fwd_inner(acc, m_i, l_i, q, K_ptr, V_ptr, stride_ks, stride_vs, offs_m, off
         p = tl.math.exp2(s - m_use[:, None])  # (M, N)
         alpha = tl.math.exp2(m_i - m_use)
         l_i = l_i * alpha + tl.sum(p, 1)
-        v = _load_tile(V_ptr, offs_n, stride_vs, n_ok, offs_d, D, False, offs_n, COS, SIN, ROTARY_DIM,
-                       INTERLEAVED)  # (N, DP)
+        v = _load_tile(V_ptr, offs_n, stride_vs, n_ok, offs_d, D, DP, False, offs_n, COS, SIN, ROTARY_DIM,
+                       INTERLEAVED, BOUNDS)  # (N, DP)
         acc = tl.dot(p.to(v.dtype), v, acc * alpha[:, None], input_precision=PREC)  # (M, DP)
         m_i = m_new
     return acc, m_i, l_i
@@ -151,12 +187,12 @@ def attn_fwd_kernel(
     INTERLEAVED: tl.constexpr, PREC: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
 ):
     # grid: (cdiv(max Sq, M), B * H, num_splits). Split s covers keys [s*split_len, (s+1)*split_len).
-    pid_m = tl.program_id(0)
+    pid_m = _q_block(tl.program_id(0), CAUSAL)
     pid_bh = tl.program_id(1)
     pid_split = tl.program_id(2)
     b = pid_bh // H
     h = pid_bh % H
-    kvh = h // GROUP
+    kvh = h // GROUP  # GQA: index mapping, K/V are never repeated
     q0, sq, k0, sk = _seq_info(CU_Q, CU_K, SEQUSED_K, b, SEQ_Q, SEQ_K, VARLEN, HAS_SEQUSED)
     start_m = pid_m * BLOCK_M
     if start_m >= sq:
@@ -176,8 +212,8 @@ def attn_fwd_kernel(
         q_pos0 = tl.load(ROPE_Q_OFF + b)
     if ROPE_K:
         k_pos0 = tl.load(ROPE_K_OFF + b)
-    q = _load_tile(Q_ptr, offs_m, stride_qs, m_ok, offs_d, D, ROPE_Q, q_pos0 + offs_m, COS, SIN, ROTARY_DIM,
-                   INTERLEAVED)  # (M, DP)
+    q = _load_tile(Q_ptr, offs_m, stride_qs, m_ok, offs_d, D, DP, ROPE_Q, q_pos0 + offs_m, COS, SIN, ROTARY_DIM,
+                   INTERLEAVED, True)  # (M, DP)
 
     acc = tl.zeros([BLOCK_M, DP], dtype=tl.float32)
     m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
@@ -186,10 +222,10 @@ def attn_fwd_kernel(
     lo, mid, hi = _fwd_block_range(start_m, sq, sk, diag, split_lo, split_lo + split_len, CAUSAL,
                                    BLOCK_M, BLOCK_N)
     acc, m_i, l_i = _fwd_inner(acc, m_i, l_i, q, K_ptr, V_ptr, stride_ks, stride_vs, offs_m, offs_d, lo, mid,
-                               sq, sk, diag, KPM_row, k_pos0, COS, SIN, scale_log2, D, BLOCK_N, CAUSAL, False,
+                               sq, sk, diag, KPM_row, k_pos0, COS, SIN, scale_log2, D, DP, BLOCK_N, CAUSAL, False,
                                HAS_KPM, ROPE_K, ROTARY_DIM, INTERLEAVED, PREC)
     acc, m_i, l_i = _fwd_inner(acc, m_i, l_i, q, K_ptr, V_ptr, stride_ks, stride_vs, offs_m, offs_d, mid, hi,
-                               sq, sk, diag, KPM_row, k_pos0, COS, SIN, scale_log2, D, BLOCK_N, CAUSAL, True,
+                               sq, sk, diag, KPM_row, k_pos0, COS, SIN, scale_log2, D, DP, BLOCK_N, CAUSAL, True,
                                HAS_KPM, ROPE_K, ROTARY_DIM, INTERLEAVED, PREC)
 
     dead = l_i == 0.0  # no visible key (or an empty split): output 0, LSE -inf
@@ -201,6 +237,37 @@ def attn_fwd_kernel(
              mask=m_ok[:, None] & (offs_d[None, :] < D))
     L_ptr = LSE + split64 * stride_lsplit + b64 * stride_lb + h * stride_lh + q0.to(tl.int64) * stride_ls
     tl.store(L_ptr + offs_m * stride_ls, lse, mask=m_ok)
+
+
+@triton.jit
+def _dkdv_inner(dk, dv, k, v, Q_ptr, DO_ptr, L_ptr, D_ptr, stride_qs, stride_os, stride_ls, offs_n, offs_d,
+                lo, hi, sq, sk, diag, KPM_row, q_pos0, COS, SIN, scale_log2,
+                D: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr, CAUSAL: tl.constexpr,
+                BOUNDS: tl.constexpr, HAS_KPM: tl.constexpr, ROPE_Q: tl.constexpr, ROTARY_DIM: tl.constexpr,
+                INTERLEAVED: tl.constexpr, PREC: tl.constexpr):
+    """dV += P^T dO and dK += dS^T Q over the Q blocks [lo, hi) of one query head. dk, dv (N, DP) f32."""
+    for start_m in range(lo, hi, BLOCK_M):
+        offs_m = start_m + tl.arange(0, BLOCK_M)
+        m_ok = offs_m < sq
+        q = _load_tile(Q_ptr, offs_m, stride_qs, m_ok, offs_d, D, DP, ROPE_Q, q_pos0 + offs_m, COS, SIN,
+                       ROTARY_DIM, INTERLEAVED, BOUNDS)  # (M, DP)
+        do = _load_tile(DO_ptr, offs_m, stride_os, m_ok, offs_d, D, DP, False, offs_m, COS, SIN, ROTARY_DIM,
+                        INTERLEAVED, BOUNDS)  # (M, DP)
+        if BOUNDS:
+            lse2 = tl.load(L_ptr + offs_m * stride_ls, mask=m_ok, other=0.0) * 1.4426950408889634
+            delta = tl.load(D_ptr + offs_m * stride_ls, mask=m_ok, other=0.0)
+        else:
+            lse2 = tl.load(L_ptr + offs_m * stride_ls) * 1.4426950408889634
+            delta = tl.load(D_ptr + offs_m * stride_ls)
+        lse2 = tl.where(lse2 == float("-inf"), float("inf"), lse2)  # dead rows: P = 0
+        sT = tl.dot(k, tl.trans(q), input_precision=PREC) * scale_log2  # (N, M)
+        sT = _score_mask(sT, offs_m, offs_n, sq, sk, diag, KPM_row, HAS_KPM, CAUSAL, BOUNDS, True)
+        pT = tl.math.exp2(sT - lse2[None, :])  # (N, M)
+        dv = tl.dot(pT.to(do.dtype), do, dv, input_precision=PREC)  # (N, DP)
+        dpT = tl.dot(v, tl.trans(do), input_precision=PREC)  # (N, M)
+        dsT = pT * (dpT - delta[None, :])
+        dk = tl.dot(dsT.to(q.dtype), q, dk, input_precision=PREC)  # (N, DP)
+    return dk, dv
 
 
 @triton.jit
@@ -243,14 +310,14 @@ def attn_bwd_kernel(
         # ---- dQ for one (Q block, b, h) ----------------------------------------------------------------------
         h = hh
         kvh = h // GROUP
-        start_m = pid * BLOCK_M
+        start_m = _q_block(pid, CAUSAL) * BLOCK_M
         if start_m >= sq:
             return
         offs_m = start_m + tl.arange(0, BLOCK_M)
         m_ok = offs_m < sq
         md = m_ok[:, None] & d_ok
-        q = _load_tile(Q + qrow + h * stride_qh, offs_m, stride_qs, m_ok, offs_d, D, ROPE_Q, q_pos0 + offs_m,
-                       COS, SIN, ROTARY_DIM, INTERLEAVED)  # (M, DP)
+        q = _load_tile(Q + qrow + h * stride_qh, offs_m, stride_qs, m_ok, offs_d, D, DP, ROPE_Q, q_pos0 + offs_m,
+                       COS, SIN, ROTARY_DIM, INTERLEAVED, True)  # (M, DP)
         o_off = orow + h * stride_oh + offs_m[:, None] * stride_os + offs_d[None, :]
         do = tl.load(DO + o_off, mask=md, other=0.0)  # (M, DP)
         o = tl.load(O + o_off, mask=md, other=0.0)
@@ -262,14 +329,18 @@ def attn_bwd_kernel(
         K_ptr = K + b64 * stride_kb + k0.to(tl.int64) * stride_ks + kvh * stride_kh
         V_ptr = V + b64 * stride_vb + k0.to(tl.int64) * stride_vs + kvh * stride_vh
         dq = tl.zeros([BLOCK_M, DP], dtype=tl.float32)
+        # One loop, with the seqlen/causal mask switched on at runtime from `mid` on. Rejected alternative: two
+        # loops with a constexpr mask flag, as in the forward -- kernels/aot.py shows it raising the registers
+        # of this kernel from 177 to 240 per thread (D = 128, sm_90): q, dO and the accumulator stay live
+        # across both loops, each with its own pipelined copies.
         lo, mid, hi = _fwd_block_range(start_m, sq, sk, diag, 0, sk, CAUSAL, BLOCK_M, BLOCK_N)
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + tl.arange(0, BLOCK_N)
             n_ok = offs_n < sk
-            k = _load_tile(K_ptr, offs_n, stride_ks, n_ok, offs_d, D, ROPE_K, k_pos0 + offs_n, COS, SIN,
-                           ROTARY_DIM, INTERLEAVED)  # (N, DP)
-            v = _load_tile(V_ptr, offs_n, stride_vs, n_ok, offs_d, D, False, offs_n, COS, SIN, ROTARY_DIM,
-                           INTERLEAVED)
+            k = _load_tile(K_ptr, offs_n, stride_ks, n_ok, offs_d, D, DP, ROPE_K, k_pos0 + offs_n, COS, SIN,
+                           ROTARY_DIM, INTERLEAVED, True)  # (N, DP)
+            v = _load_tile(V_ptr, offs_n, stride_vs, n_ok, offs_d, D, DP, False, offs_n, COS, SIN, ROTARY_DIM,
+                           INTERLEAVED, True)
             s = tl.dot(q, tl.trans(k), input_precision=PREC) * scale_log2  # (M, N)
             s = _score_mask(s, offs_m, offs_n, sq, sk, diag, KPM_row, HAS_KPM, CAUSAL, start_n >= mid, False)
             p = tl.math.exp2(s - lse2[:, None])  # (M, N)
@@ -289,37 +360,25 @@ def attn_bwd_kernel(
         n_ok = offs_n < sk
         K_ptr = K + b64 * stride_kb + k0.to(tl.int64) * stride_ks + kvh * stride_kh
         V_ptr = V + b64 * stride_vb + k0.to(tl.int64) * stride_vs + kvh * stride_vh
-        k = _load_tile(K_ptr, offs_n, stride_ks, n_ok, offs_d, D, ROPE_K, k_pos0 + offs_n, COS, SIN,
-                       ROTARY_DIM, INTERLEAVED)  # (N, DP)
-        v = _load_tile(V_ptr, offs_n, stride_vs, n_ok, offs_d, D, False, offs_n, COS, SIN, ROTARY_DIM,
-                       INTERLEAVED)
+        k = _load_tile(K_ptr, offs_n, stride_ks, n_ok, offs_d, D, DP, ROPE_K, k_pos0 + offs_n, COS, SIN,
+                       ROTARY_DIM, INTERLEAVED, True)  # (N, DP)
+        v = _load_tile(V_ptr, offs_n, stride_vs, n_ok, offs_d, D, DP, False, offs_n, COS, SIN, ROTARY_DIM,
+                       INTERLEAVED, True)
         dk = tl.zeros([BLOCK_N, DP], dtype=tl.float32)
         dv = tl.zeros([BLOCK_N, DP], dtype=tl.float32)
+        # One loop per query head, masked everywhere (a mask is a few selects per element, next to 4 dots).
+        # Rejected alternative: separate masked / unmasked Q-block ranges with a constexpr flag -- kernels/aot.py
+        # shows it spilling here (D = 128, sm_90, every block config tried), where one loop does not.
         lo_m = 0
         if CAUSAL:  # rows i < start_n - diag see none of these keys
             lo_m = tl.maximum(start_n - diag, 0) // BLOCK_M * BLOCK_M
         for g in range(0, GROUP):
             h = kvh * GROUP + g
-            Q_ptr = Q + qrow + h * stride_qh
-            for start_m in range(lo_m, sq, BLOCK_M):
-                offs_m = start_m + tl.arange(0, BLOCK_M)
-                m_ok = offs_m < sq
-                md = m_ok[:, None] & d_ok
-                q = _load_tile(Q_ptr, offs_m, stride_qs, m_ok, offs_d, D, ROPE_Q, q_pos0 + offs_m, COS, SIN,
-                               ROTARY_DIM, INTERLEAVED)  # (M, DP)
-                do = tl.load(DO + orow + h * stride_oh + offs_m[:, None] * stride_os + offs_d[None, :],
-                             mask=md, other=0.0)  # (M, DP)
-                l_off = lrow + h * stride_lh + offs_m * stride_ls
-                lse2 = tl.load(LSE + l_off, mask=m_ok, other=0.0) * 1.4426950408889634
-                lse2 = tl.where(lse2 == float("-inf"), float("inf"), lse2)
-                delta = tl.load(DELTA + l_off, mask=m_ok, other=0.0)
-                sT = tl.dot(k, tl.trans(q), input_precision=PREC) * scale_log2  # (N, M)
-                sT = _score_mask(sT, offs_m, offs_n, sq, sk, diag, KPM_row, HAS_KPM, CAUSAL, True, True)
-                pT = tl.math.exp2(sT - lse2[None, :])  # (N, M)
-                dv = tl.dot(pT.to(do.dtype), do, dv, input_precision=PREC)  # (N, DP)
-                dpT = tl.dot(v, tl.trans(do), input_precision=PREC)  # (N, M)
-                dsT = pT * (dpT - delta[None, :])
-                dk = tl.dot(dsT.to(q.dtype), q, dk, input_precision=PREC)  # (N, DP)
+            dk, dv = _dkdv_inner(dk, dv, k, v, Q + qrow + h * stride_qh, DO + orow + h * stride_oh,
+                                 LSE + lrow + h * stride_lh, DELTA + lrow + h * stride_lh, stride_qs, stride_os,
+                                 stride_ls, offs_n, offs_d, lo_m, sq, sq, sk, diag, KPM_row, q_pos0, COS, SIN,
+                                 scale_log2, D, DP, BLOCK_M, CAUSAL, True, HAS_KPM, ROPE_Q, ROTARY_DIM,
+                                 INTERLEAVED, PREC)
         dk = dk * scale
         nd = n_ok[:, None] & d_ok
         g_off = b64 * stride_gb + k0.to(tl.int64) * stride_gs + kvh * stride_gh + offs_n[:, None] * stride_gs \

@@ -69,6 +69,22 @@ def _cu(name: str, cu, device) -> torch.Tensor:
     return cu.to(torch.int32).contiguous()
 
 
+def _cu_bounds(name: str, cu: torch.Tensor, total: int, given_max: Optional[int]) -> None:
+    """cu must start at 0, never decrease and end inside the packed tensor, or the kernel reads past its end.
+    Checked on CPU always; on a GPU only when max_seqlen is omitted (that call syncs anyway): a check would cost
+    a host sync per call, which the explicit max_seqlen exists to avoid."""
+    if cu.device.type != "cpu" and given_max is not None:
+        return
+    if cu.numel() == 0:
+        return
+    d = cu.diff()
+    if int(cu[0]) != 0 or (d.numel() and int(d.min()) < 0) or int(cu[-1]) > total:
+        raise ValueError(f"{name} must start at 0, never decrease and end at most at the {total} packed rows; "
+                         f"got {cu.tolist()[:8]}{'...' if cu.numel() > 8 else ''} (last {int(cu[-1])})")
+    if given_max is not None and d.numel() and int(d.max()) > given_max:
+        raise ValueError(f"a sequence in {name} has {int(d.max())} tokens, more than max_seqlen={given_max}")
+
+
 def _max_len(cu: torch.Tensor, given: Optional[int], name: str) -> int:
     if given is not None:
         if not isinstance(given, int) or given < 0:
@@ -109,6 +125,8 @@ def check_attention(q, k, v, *, causal, softmax_scale, cu_seqlens_q, cu_seqlens_
             raise ValueError("key_padding_mask cannot be combined with cu_seqlens: packed sequences have no padding")
         _head_dims(q, k, v, "(total_q, heads, head_dim)")
         c.batch = c.cu_q.numel() - 1
+        _cu_bounds("cu_seqlens_q", c.cu_q, q.shape[0], max_seqlen_q)
+        _cu_bounds("cu_seqlens_k", c.cu_k, k.shape[0], max_seqlen_k)
         c.max_seqlen_q = _max_len(c.cu_q, max_seqlen_q, "max_seqlen_q")
         c.max_seqlen_k = _max_len(c.cu_k, max_seqlen_k, "max_seqlen_k")
     else:
@@ -161,6 +179,7 @@ def check_rope_input(x, rotary_dim: int, cu_seqlens, max_seqlen) -> Checked:
         if x.dim() != 3:
             raise ValueError(f"with cu_seqlens, x must be (total, heads, head_dim), got {tuple(x.shape)}")
         c.cu = _cu("cu_seqlens", cu_seqlens, x.device)
+        _cu_bounds("cu_seqlens", c.cu, x.shape[0], max_seqlen)
         c.batch = c.cu.numel() - 1
         c.max_seqlen = _max_len(c.cu, max_seqlen, "max_seqlen")
     else:

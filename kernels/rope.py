@@ -17,15 +17,22 @@ pairs d with d + DP/2, which is wrong whenever R != DP (partial rotary, or D = 8
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 import triton
 import triton.language as tl
 
+# When a list, launches are recorded here instead of run (kernels/aot.py; see launch._capture).
+_capture: Optional[list] = None
+
 
 @triton.jit
-def rope_coeffs(pos, offs_d, cos_ptr, sin_ptr, ROTARY_DIM: tl.constexpr, INTERLEAVED: tl.constexpr,
-                CONJ: tl.constexpr):
-    """pos (M,) int, offs_d (DP,) -> partner index (DP,), cos (M, DP), signed sin (M, DP), all float32."""
+def rope_coeffs(pos, row_ok, offs_d, cos_ptr, sin_ptr, ROTARY_DIM: tl.constexpr, INTERLEAVED: tl.constexpr,
+                CONJ: tl.constexpr, MASK_ROWS: tl.constexpr):
+    """pos (M,) int, row_ok (M,) bool, offs_d (DP,) -> partner index (DP,), cos (M, DP), signed sin (M, DP), all
+    float32. Rows outside the sequence (row_ok False, only looked at when MASK_ROWS) read no table entry: their
+    positions may lie past the end of the tables."""
     HALF: tl.constexpr = ROTARY_DIM // 2
     rot = offs_d < ROTARY_DIM
     if INTERLEAVED:
@@ -44,20 +51,39 @@ def rope_coeffs(pos, offs_d, cos_ptr, sin_ptr, ROTARY_DIM: tl.constexpr, INTERLE
     # Negative positions (queries placed before the first key) use cos(-a) = cos(a), sin(-a) = -sin(a).
     apos = tl.abs(pos)
     tab = apos[:, None] * HALF + freq[None, :]  # (M, DP) index into the (P, R/2) tables
-    cos = tl.load(cos_ptr + tab, mask=rot[None, :], other=1.0)
-    sin = tl.load(sin_ptr + tab, mask=rot[None, :], other=0.0) * sign[None, :]
+    if MASK_ROWS:
+        m = row_ok[:, None] & rot[None, :]
+    else:
+        m = rot[None, :]
+    cos = tl.load(cos_ptr + tab, mask=m, other=1.0)
+    sin = tl.load(sin_ptr + tab, mask=m, other=0.0) * sign[None, :]
     sin = tl.where(pos[:, None] < 0, -sin, sin)
     return partner, cos, sin
 
 
 @triton.jit
-def rope_load(ptr, rows, stride_row, offs_d, row_mask, D: tl.constexpr, pos, cos_ptr, sin_ptr,
-              ROTARY_DIM: tl.constexpr, INTERLEAVED: tl.constexpr):
-    """Load a (M, DP) tile of rows `rows` and return it rotated, in float32. Out-of-range entries are 0."""
-    partner, cos, sin = rope_coeffs(pos, offs_d, cos_ptr, sin_ptr, ROTARY_DIM, INTERLEAVED, False)
-    m = row_mask[:, None] & (offs_d[None, :] < D)
-    x = tl.load(ptr + rows[:, None] * stride_row + offs_d[None, :], mask=m, other=0.0).to(tl.float32)
-    xp = tl.load(ptr + rows[:, None] * stride_row + partner[None, :], mask=m, other=0.0).to(tl.float32)
+def rope_load(ptr, rows, stride_row, offs_d, row_mask, D: tl.constexpr, DP: tl.constexpr, pos, cos_ptr, sin_ptr,
+              ROTARY_DIM: tl.constexpr, INTERLEAVED: tl.constexpr, MASK_ROWS: tl.constexpr):
+    """Load a (M, DP) tile of rows `rows` and return it rotated, in float32. Out-of-range entries are 0.
+    MASK_ROWS=False: every row is inside the sequence (see attention._load_tile)."""
+    partner, cos, sin = rope_coeffs(pos, row_mask, offs_d, cos_ptr, sin_ptr, ROTARY_DIM, INTERLEAVED, False,
+                                    MASK_ROWS)
+    base = ptr + rows[:, None] * stride_row
+    if MASK_ROWS:
+        if D == DP:
+            m = row_mask[:, None]
+        else:
+            m = row_mask[:, None] & (offs_d[None, :] < D)
+        x = tl.load(base + offs_d[None, :], mask=m, other=0.0).to(tl.float32)
+        xp = tl.load(base + partner[None, :], mask=m, other=0.0).to(tl.float32)
+    else:
+        if D == DP:
+            x = tl.load(base + offs_d[None, :]).to(tl.float32)
+            xp = tl.load(base + partner[None, :]).to(tl.float32)
+        else:
+            m = offs_d[None, :] < D
+            x = tl.load(base + offs_d[None, :], mask=m, other=0.0).to(tl.float32)
+            xp = tl.load(base + partner[None, :], mask=m, other=0.0).to(tl.float32)
     return x * cos + xp * sin
 
 
@@ -84,7 +110,7 @@ def _rope_kernel(
     offs_d = tl.arange(0, DP)
     row_ok = offs_s < seqlen
     pos = tl.load(POS_OFF + b) + offs_s
-    partner, cos, sin = rope_coeffs(pos, offs_d, COS, SIN, ROTARY_DIM, INTERLEAVED, CONJ)
+    partner, cos, sin = rope_coeffs(pos, row_ok, offs_d, COS, SIN, ROTARY_DIM, INTERLEAVED, CONJ, True)
     x_base = X + b.to(tl.int64) * stride_xb + h * stride_xh + start.to(tl.int64) * stride_xs
     m = row_ok[:, None] & (offs_d[None, :] < D)
     x = tl.load(x_base + offs_s[:, None] * stride_xs + offs_d[None, :], mask=m, other=0.0).to(tl.float32)
@@ -117,10 +143,11 @@ def rope_launch(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, pos_offse
         return out
     BLOCK_S = 16
     grid = (triton.cdiv(S, BLOCK_S), B * H)
-    _rope_kernel[grid](
-        x, out, cos, sin, pos_offsets, cu_seqlens if varlen else pos_offsets,
-        sxb, sxs, sxh, sob, sos, soh, S, H,
-        D=D, DP=max(16, triton.next_power_of_2(D)), ROTARY_DIM=cos.shape[-1] * 2, INTERLEAVED=interleaved,
-        CONJ=conjugate, VARLEN=varlen, BLOCK_S=BLOCK_S,
-    )
+    args = (x, out, cos, sin, pos_offsets, cu_seqlens if varlen else pos_offsets, sxb, sxs, sxh, sob, sos, soh, S, H)
+    consts = dict(D=D, DP=max(16, triton.next_power_of_2(D)), ROTARY_DIM=cos.shape[-1] * 2, INTERLEAVED=interleaved,
+                  CONJ=conjugate, VARLEN=varlen, BLOCK_S=BLOCK_S)
+    if _capture is not None:  # see launch._capture
+        _capture.append((_rope_kernel, grid, args, consts, "rope"))
+        return out
+    _rope_kernel[grid](*args, **consts)
     return out

@@ -48,7 +48,7 @@ def _ref_call(q, k, v, *, causal=False, softmax_scale=None, rope=None, seqlen_of
 
 def _run_both(fn, q, k, v, do):
     """fn(q, k, v) -> (out, lse); returns out, lse, dq, dk, dv (grads w.r.t. the given leaves)."""
-    leaves = [t.detach().clone().requires_grad_() for t in (q, k, v)]
+    leaves = [t.detach().requires_grad_() for t in (q, k, v)]  # no clone: it would make strided views dense
     out, lse = fn(*leaves)
     grads = torch.autograd.grad(out, leaves, do.to(out.dtype), allow_unused=True)
     return [out.detach(), lse.detach()] + [g if g is not None else torch.zeros_like(x) for g, x in
@@ -65,7 +65,14 @@ def _compare(name, got, low, exact, atol):
     assert err <= 2 * ref_err + atol, f"{name}: kernel error {err:.3g} > 2 * reference error {ref_err:.3g} + {atol}"
 
 
-def case_attention(dtype, B, Sq, Sk, H, Hkv, D, causal=False, strided=False, kpm_rows=None, seed=0, **kw):
+def case_attention(dtype, B, Sq, Sk, H, Hkv, D, causal=False, strided=False, kpm_rows=None, seed=0, rope_k=None,
+                   **kw):
+    if rope_k is not None:  # the launcher reads FASTLM_ATTN_ROPE_K at each call
+        os.environ["FASTLM_ATTN_ROPE_K"] = rope_k
+        try:
+            return case_attention(dtype, B, Sq, Sk, H, Hkv, D, causal, strided, kpm_rows, seed, None, **kw)
+        finally:
+            del os.environ["FASTLM_ATTN_ROPE_K"]
     import fastlm
 
     dt = getattr(torch, dtype)
@@ -74,6 +81,7 @@ def case_attention(dtype, B, Sq, Sk, H, Hkv, D, causal=False, strided=False, kpm
         q = torch.randn(B, H, Sq, D, generator=g).to(dt).transpose(1, 2)
         k = torch.randn(B, Hkv, Sk, D + 8, generator=g).to(dt).transpose(1, 2)[..., :D]
         v = torch.randn(B, Sk, 2 * Hkv, D, generator=g).to(dt)[:, :, ::2]
+        assert not (q.is_contiguous() or k.is_contiguous() or v.is_contiguous())
     else:
         q = torch.randn(B, Sq, H, D, generator=g).to(dt)
         k = torch.randn(B, Sk, Hkv, D, generator=g).to(dt)
@@ -222,15 +230,21 @@ def worker():
     w.close()
 
 
-# dtype, B, Sq, Sk, H, Hkv, D, causal: seqlens 1/17/113/128/257, Sq != Sk both ways, D 32/64/80/128, G 1/2/4.
+# dtype, B, Sq, Sk, H, Hkv, D, causal: seqlens 1/17/113/128/257, Sq != Sk both ways, G 1/2/4, and every kind of
+# head dim: 16 (the smallest tile), powers of two, and 80, 96, 160, 192 (padded to DP = 128 / 256, lanes masked).
 SHAPES = [
     ("float16", 2, 1, 1, 2, 2, 32, False),
     ("float16", 1, 17, 17, 4, 2, 64, True),
     ("float32", 1, 113, 128, 2, 1, 80, True),
     ("float16", 1, 128, 113, 4, 1, 32, True),  # Sq > Sk, causal: the first 15 rows see nothing
-    ("float16", 1, 257, 257, 1, 1, 128, False),
+    ("float16", 1, 257, 257, 1, 1, 128, True),  # dK/dV: diagonal, unmasked and tail Q blocks all present
     ("float32", 2, 17, 257, 2, 2, 64, False),
     ("float16", 1, 257, 17, 2, 1, 80, True),
+    ("float16", 1, 40, 40, 2, 1, 16, True),
+    ("float16", 1, 33, 50, 2, 2, 96, False),
+    ("float32", 1, 40, 33, 2, 1, 160, True),
+    ("float16", 1, 49, 49, 2, 2, 192, True),
+    ("float16", 1, 20, 36, 2, 1, 256, False),
 ]
 
 
@@ -260,6 +274,13 @@ def test_fused_rope_interp(worker, rope):
                seqlen_offsets=7)
 
 
+def test_fused_rope_in_tile_loop_interp(worker):
+    # FASTLM_ATTN_ROPE_K=tile: K (and, in the backward, Q) rotated on every tile inside the loops; partial rotary
+    # on a padded head dim (R = 48 of D = 80, DP = 128)
+    worker.run("case_attention", dtype="float32", B=2, Sq=21, Sk=40, H=2, Hkv=1, D=80, causal=True,
+               rope=dict(dim=48), seqlen_offsets=3, rope_k="tile")
+
+
 def test_varlen_interp(worker):
     worker.run("case_varlen", dtype="float16", seqlens_q=[1, 17, 0, 40], seqlens_k=[5, 17, 3, 60], H=4, Hkv=2,
                D=64, causal=True)
@@ -279,7 +300,9 @@ def test_rope_paths_interp(worker, rope, offsets):
 
 @pytest.mark.parametrize("rope,num_splits", [(None, 1), (dict(dim=32), 3)], ids=["plain", "rope-split3"])
 def test_kvcache_decode_interp(worker, rope, num_splits):
-    worker.run("case_kvcache", dtype="float32", prompt=270, steps=3, H=4, Hkv=2, D=32, rope=rope,
+    # 126 prompt tokens + 3 decoded: the keys cross the first 128-key split boundary while decoding; the cache has
+    # 320 rows, so with 3 splits the last one is empty for every step
+    worker.run("case_kvcache", dtype="float32", prompt=126, steps=3, H=4, Hkv=2, D=32, rope=rope,
                num_splits=num_splits)
 
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "bindings/common.h"
+#include "bindings/trainer_common.h"
 #include "core/bpe/trainer.h"
 #include "core/bpe/trainer_count.h"
 
@@ -11,19 +12,10 @@ namespace fastlm_py {
 
 void register_bpe_trainer(py::module_& m) {
   using fastlm::bpe::PretokenCounter;
-  py::class_<PretokenCounter>(m, "BpeTrainCounter")
-      .def(py::init<fastlm::PretokKind, std::vector<std::string>>(), py::arg("kind"), py::arg("special_tokens"))
-      .def(
-          "count_texts",
-          [](PretokenCounter& c, py::list texts, int num_threads) {
-            std::vector<std::string_view> v;
-            v.reserve(texts.size());
-            for (auto t : texts) v.push_back(text_view(t));
-            py::gil_scoped_release nogil;
-            c.count_texts(v, num_threads);
-          },
-          py::arg("texts"), py::arg("num_threads") = 0,
-          "Count the pre-tokens of each text (str or UTF-8 bytes) on C++ threads, GIL released.")
+  py::class_<PretokenCounter> counter(m, "BpeTrainCounter");
+  counter.def(py::init<fastlm::PretokKind, std::vector<std::string>>(), py::arg("kind"), py::arg("special_tokens"));
+  def_count_texts(counter, "Count the pre-tokens of each text (str or UTF-8 bytes) on C++ threads, GIL released.");
+  counter
       .def(
           "add_pieces",
           [](PretokenCounter& c, py::list items) {
@@ -48,12 +40,7 @@ void register_bpe_trainer(py::module_& m) {
         o.vocab_size = vocab_size;
         o.min_frequency = min_frequency;
         o.max_token_length = max_token_length;
-        fastlm::bpe::TrainProgress cb;
-        if (!progress.is_none())
-          cb = [&progress](size_t done, size_t total) {
-            py::gil_scoped_acquire gil;
-            progress(done, total);
-          };
+        fastlm::bpe::TrainProgress cb = progress_function(progress);
         fastlm::bpe::BpeTrainResult r;
         size_t distinct = 0;
         {

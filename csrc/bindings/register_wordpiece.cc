@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "bindings/common.h"
+#include "bindings/trainer_common.h"
 #include "core/normalize.h"
 #include "core/pretokenize_bert.h"
 #include "core/wordpiece/encoder.h"
@@ -94,27 +95,18 @@ void register_wordpiece(py::module_& m) {
       py::arg("text"), "BERT pre-tokenizer: [(start, end)] byte ranges of the words.");
 
   using fastlm::wordpiece::WordCounter;
-  py::class_<WordCounter>(m, "WordPieceTrainCounter")
-      .def(py::init([](bool normalize, bool clean_text, bool handle_chinese_chars, bool strip_accents, bool lowercase,
-                       std::vector<std::string> specials) {
-             fastlm::wordpiece::WordPieceOptions o;
-             o.normalize = normalize;
-             o.norm = fastlm::norm::BertNormOptions{clean_text, handle_chinese_chars, strip_accents, lowercase};
-             return new WordCounter(o, std::move(specials));
-           }),
-           py::arg("normalize"), py::arg("clean_text"), py::arg("handle_chinese_chars"), py::arg("strip_accents"),
-           py::arg("lowercase"), py::arg("special_tokens"))
-      .def(
-          "count_texts",
-          [](WordCounter& c, py::list texts, int num_threads) {
-            std::vector<std::string_view> v;
-            v.reserve(texts.size());
-            for (auto t : texts) v.push_back(text_view(t));
-            py::gil_scoped_release nogil;
-            c.count_texts(v, num_threads);
-          },
-          py::arg("texts"), py::arg("num_threads") = 0)
-      .def_property_readonly("distinct_words", &WordCounter::distinct);
+  py::class_<WordCounter> counter(m, "WordPieceTrainCounter");
+  counter.def(py::init([](bool normalize, bool clean_text, bool handle_chinese_chars, bool strip_accents,
+                          bool lowercase, std::vector<std::string> specials) {
+                fastlm::wordpiece::WordPieceOptions o;
+                o.normalize = normalize;
+                o.norm = fastlm::norm::BertNormOptions{clean_text, handle_chinese_chars, strip_accents, lowercase};
+                return new WordCounter(o, std::move(specials));
+              }),
+              py::arg("normalize"), py::arg("clean_text"), py::arg("handle_chinese_chars"), py::arg("strip_accents"),
+              py::arg("lowercase"), py::arg("special_tokens"));
+  def_count_texts(counter, "Normalize, pre-tokenize and count the words of each text on C++ threads, GIL released.");
+  counter.def_property_readonly("distinct_words", &WordCounter::distinct);
 
   m.def(
       "train_wordpiece",
@@ -126,12 +118,7 @@ void register_wordpiece(py::module_& m) {
         o.limit_alphabet = limit_alphabet;
         o.special_tokens = std::move(specials);
         o.prefix = std::move(prefix);
-        fastlm::wordpiece::TrainProgress cb;
-        if (!progress.is_none())
-          cb = [&progress](size_t done, size_t total) {
-            py::gil_scoped_acquire gil;
-            progress(done, total);
-          };
+        fastlm::wordpiece::TrainProgress cb = progress_function(progress);
         std::vector<std::string> vocab;
         {
           py::gil_scoped_release nogil;

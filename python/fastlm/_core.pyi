@@ -8,7 +8,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['BpeEncoder', 'BpeModel', 'BpeTrainCounter', 'Decoder', 'Encoder', 'Normalizer', 'PipelineEncoder', 'PipelineModel', 'PreTokenizer', 'PretokKind', 'Regex', 'SpEncoder', 'SpModelProto', 'Tokenizer', 'WordPieceEncoder', 'WordPieceModel', 'WordPieceTrainCounter', 'bert_normalize', 'bert_pretokenize', 'format_tiktoken', 'pretokenize', 'train_bpe', 'train_wordpiece']
+__all__: list[str] = ['BpeEncoder', 'BpeModel', 'BpeTrainCounter', 'Decoder', 'Encoder', 'Normalizer', 'PipelineEncoder', 'PipelineModel', 'PreTokenizer', 'PretokKind', 'Regex', 'SpEncoder', 'SpModelProto', 'Tokenizer', 'UnigramTrainer', 'WordPieceEncoder', 'WordPieceModel', 'WordPieceTrainCounter', 'bert_normalize', 'bert_pretokenize', 'format_tiktoken', 'pretokenize', 'train_bpe', 'train_wordpiece', 'unigram_build_charsmap', 'unigram_builtin_charsmap']
 class Encoder:
     @property
     def id_bound(self) -> int:
@@ -188,7 +188,9 @@ class WordPieceTrainCounter:
     def __init__(self, normalize: bool, clean_text: bool, handle_chinese_chars: bool, strip_accents: bool, lowercase: bool, special_tokens: collections.abc.Sequence[str]) -> None:
         ...
     def count_texts(self, texts: list, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
-        ...
+        """
+        Normalize, pre-tokenize and count the words of each text on C++ threads, GIL released.
+        """
     @property
     def distinct_words(self) -> int:
         ...
@@ -403,6 +405,26 @@ class Regex:
     @property
     def pattern(self) -> str:
         ...
+class UnigramTrainer:
+    def __init__(self, vocab_size: typing.SupportsInt | typing.SupportsIndex, character_coverage: typing.SupportsFloat | typing.SupportsIndex, max_piece_length: typing.SupportsInt | typing.SupportsIndex, split_by_whitespace: bool, split_by_unicode_script: bool, split_by_number: bool, split_digits: bool, seed_size: typing.SupportsInt | typing.SupportsIndex, shrinking_factor: typing.SupportsFloat | typing.SupportsIndex, num_sub_iterations: typing.SupportsInt | typing.SupportsIndex, precompiled_charsmap: bytes, add_dummy_prefix: bool, remove_extra_whitespaces: bool, cut_tokens: collections.abc.Sequence[str], max_sentences: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, reserved_pieces: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def add_texts(self, texts: list, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+        """
+        Count the words of every line of each text (str or UTF-8 bytes) on C++ threads, GIL released.
+        """
+    def train(self, num_threads: typing.SupportsInt | typing.SupportsIndex = 0, progress: typing.Any = None) -> list:
+        """
+        Train on the counted words (once). Returns [(piece bytes, score)], best score first. progress(stage, done, total): stage 0 seeding, 1 EM rounds, 2 done.
+        """
+    @property
+    def bytes_seen(self) -> int:
+        ...
+    @property
+    def lines_seen(self) -> int:
+        ...
+    @property
+    def stats(self) -> dict:
+        ...
 def _ascii_table_consistent() -> bool:
     ...
 def bert_normalize(text: typing.Any, clean_text: bool = True, handle_chinese_chars: bool = True, strip_accents: bool = True, lowercase: bool = True) -> tuple[bytes, numpy.typing.NDArray[numpy.uint32], numpy.typing.NDArray[numpy.uint32]]:
@@ -428,4 +450,12 @@ def train_bpe(counter: BpeTrainCounter, vocab_size: typing.SupportsInt | typing.
 def train_wordpiece(counter: WordPieceTrainCounter, vocab_size: typing.SupportsInt | typing.SupportsIndex, min_frequency: typing.SupportsInt | typing.SupportsIndex, limit_alphabet: typing.SupportsInt | typing.SupportsIndex, special_tokens: collections.abc.Sequence[str], prefix: str, progress: typing.Any = None) -> list:
     """
     Learn a WordPiece vocabulary from the counted words (consumes them). Returns the tokens in id order.
+    """
+def unigram_build_charsmap(rules: collections.abc.Sequence[tuple[str, str]]) -> bytes:
+    """
+    A precompiled charsmap (darts-clone blob) from (key, replacement) UTF-8 string pairs.
+    """
+def unigram_builtin_charsmap(name: str) -> bytes:
+    """
+    The precompiled charsmap of a built-in rule set: 'nmt_nfkc', 'nfkc' ('identity' gives b'').
     """

@@ -6,7 +6,8 @@
    progress bar and the falling loss;
 3. print a sample from the trained model.
 
-`--seconds` sets the training time, `--quick` shrinks everything (for tests: ~20 s end to end).
+`--seconds` sets the training time, `--steps` a fixed number of steps instead (the same run on any machine, at
+any load), `--quick` shrinks everything (for tests: ~20 s end to end).
 """
 from __future__ import annotations
 
@@ -15,12 +16,17 @@ import math
 import os
 import sys
 import time
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
+
+if TYPE_CHECKING:
+    from .models import ModelConfig
 
 
 def _parse(argv: Optional[List[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="fastlm demo", description=__doc__.split("\n")[0])
     p.add_argument("--seconds", type=float, default=None, help="training time in seconds (default 60; 8 with --quick)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="train for this many steps instead of --seconds (reproducible whatever the machine's speed)")
     p.add_argument("--quick", action="store_true", help="small corpus, tokenizer and model (about 20 s in all)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--threads", type=int, default=None,
@@ -33,10 +39,12 @@ def _parse(argv: Optional[List[str]]) -> argparse.Namespace:
         args.seconds = 8.0 if args.quick else 60.0
     if args.seconds <= 0:
         p.error("--seconds must be > 0")
+    if args.steps is not None and args.steps <= 0:
+        p.error("--steps must be > 0")
     return args
 
 
-def _model_config(vocab_size: int, *, quick: bool, cuda: bool):
+def _model_config(vocab_size: int, *, quick: bool, cuda: bool) -> "ModelConfig":
     from .models import ModelConfig
 
     if cuda:  # an H100-sized minute: ~25M parameters
@@ -100,18 +108,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         from tqdm import tqdm
     except ImportError:  # progress bars are optional
         progress = False
-    if progress:
+    if progress and args.steps is not None:
+        bar = tqdm(total=args.steps, unit="step", desc="training")
+    elif progress:
         bar = tqdm(total=int(args.seconds), unit="s", desc="training", bar_format="{l_bar}{bar}| {n:.0f}/{total}s "
                    "[{postfix}]")
     last_report = t0
     model.train()
     while True:
         elapsed = time.perf_counter() - t0
-        if elapsed >= args.seconds:
-            break
         step = len(losses)
-        # linear warmup, then cosine decay over the expected run (estimated from the time left)
-        frac = min(elapsed / args.seconds, 1.0)
+        if (step >= args.steps) if args.steps is not None else (elapsed >= args.seconds):
+            break
+        # linear warmup, then cosine decay over the run (with --seconds: estimated from the time left)
+        frac = step / args.steps if args.steps is not None else min(elapsed / args.seconds, 1.0)
         lr_scale = min(1.0, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for group in opt.param_groups:
             group["lr"] = group.setdefault("base_lr", group["lr"]) * lr_scale
@@ -120,14 +130,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             loss = clm_loss(model(x), x)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        torch.autograd.backward(loss)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         losses.append(loss.item())
         seen += B * S
         now = time.perf_counter()
         if bar is not None:
-            bar.n = min(now - t0, args.seconds)
+            bar.n = step + 1 if args.steps is not None else min(now - t0, args.seconds)
             bar.set_postfix_str(f"step {step + 1}, loss {losses[-1]:.3f}, {seen / (now - t0):,.0f} tok/s")
         elif now - last_report >= max(args.seconds / 6, 1.0):
             last_report = now

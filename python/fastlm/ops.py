@@ -15,8 +15,18 @@ Each op is a `torch.library.custom_op` with a fake implementation and a register
 works and torch.compile(fullgraph=True) traces through it without a graph break. Rejected alternative:
 `torch.library.triton_op`, which lets Inductor see the Triton kernel but only covers the CUDA path; the CPU
 reference would then need a second op, and attention cannot be fused with its neighbours anyway.
+
+Mixed precision: under torch.autocast (CUDA or CPU) the attention op casts q, k and v to the autocast dtype
+together (registered on the op's Autocast dispatch keys, so direct calls of torch.ops.fastlm.attn_fwd and traced
+graphs behave the same); the RoPE tables stay float32, and the softmax statistics (LSE) are float32 on every
+path. The CPU reference computes float16/bfloat16 inputs in float32 and rounds the result once, as the Triton
+kernels accumulate in float32. The KV-cache step keeps the cache's dtype instead (the cache is written in place,
+so casting it would copy it on every step): its q / k_new / v_new are cast to the cache dtype.
+Rejected alternative: `torch.library.register_autocast`, which casts EVERY floating input to one fixed dtype --
+the RoPE tables too (precision loss at large positions), and bfloat16 or float16 chosen once at import time
+rather than the dtype of the enclosing autocast region.
 """
-from typing import Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 
@@ -40,8 +50,8 @@ class RotaryEmbedding:
     {"type": "ntk", "factor": f} (base multiplied by f ** (R / (R - 2))).
     """
 
-    def __init__(self, dim: int, base: float = 10000.0, interleaved: bool = False, scaling: Optional[dict] = None,
-                 *, max_position: int = 2048):
+    def __init__(self, dim: int, base: float = 10000.0, interleaved: bool = False,
+                 scaling: Optional[Dict[str, Any]] = None, *, max_position: int = 2048):
         if not isinstance(dim, int) or dim <= 0 or dim % 2:
             raise ValueError(f"RotaryEmbedding: dim must be a positive even int, got {dim!r}")
         if base <= 0:
@@ -59,8 +69,8 @@ class RotaryEmbedding:
         self.dim, self.base, self.interleaved, self.scaling = dim, float(base), bool(interleaved), scaling
         self._pos_scale = 1.0 / factor
         self.max_position = int(max_position)
-        self._tables = {}
-        self._explicit = None
+        self._tables: Dict[str, Tuple[Tensor, Tensor]] = {}
+        self._explicit: Optional[Tuple[Tensor, Tensor]] = None
 
     @classmethod
     def from_tables(cls, cos: Tensor, sin: Tensor, interleaved: bool = False) -> "RotaryEmbedding":
@@ -72,7 +82,7 @@ class RotaryEmbedding:
         self._explicit = (cos.detach().float().contiguous(), sin.detach().float().contiguous())
         return self
 
-    def tables(self, length: int, device) -> Tuple[Tensor, Tensor]:
+    def tables(self, length: int, device: Union[torch.device, str]) -> Tuple[Tensor, Tensor]:
         """(cos, sin), each (P, R/2) float32 on `device`, with P >= length."""
         if self._explicit is not None:
             cos, sin = self._explicit
@@ -100,7 +110,7 @@ class RotaryEmbedding:
 RopeLike = Union[RotaryEmbedding, Tuple[Tensor, Tensor], Tuple[Tensor, Tensor, bool]]
 
 
-def _as_rotary(rope) -> RotaryEmbedding:
+def _as_rotary(rope: object) -> RotaryEmbedding:
     if isinstance(rope, RotaryEmbedding):
         return rope
     if isinstance(rope, (tuple, list)) and len(rope) in (2, 3) and all(isinstance(t, Tensor) for t in rope[:2]):
@@ -117,8 +127,17 @@ def _use_triton(t: Tensor) -> bool:
 # ----------------------------------------------------------------------------------------------------------------
 # torch.library ops
 # ----------------------------------------------------------------------------------------------------------------
-def _rope_tuple(cos, sin, interleaved):
-    return None if cos is None else (cos, sin, interleaved)
+RopeTables = Optional[Tuple[Tensor, Tensor, bool]]
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _rope_tuple(cos: Optional[Tensor], sin: Optional[Tensor], interleaved: bool) -> RopeTables:
+    return None if cos is None or sin is None else (cos, sin, interleaved)
+
+
+def _f32(t: Optional[Tensor]) -> Optional[Tensor]:
+    """The CPU reference runs half-precision inputs in float32 (see the module docstring)."""
+    return t.float() if t is not None and t.dtype in _HALF else t
 
 
 @torch.library.custom_op("fastlm::attn_fwd", mutates_args=())
@@ -127,19 +146,26 @@ def _attn_fwd(q: Tensor, k: Tensor, v: Tensor, kpm: Optional[Tensor], cu_q: Opti
               q_off: Optional[Tensor], k_off: Optional[Tensor], max_seqlen_q: int, max_seqlen_k: int,
               causal: bool, scale: float, interleaved: bool, num_splits: int) -> Tuple[Tensor, Tensor]:
     rope = _rope_tuple(cos, sin, interleaved)
+    out: Tensor
+    lse: Tensor
     if _use_triton(q):
-        return _launch.attention_forward(
+        out, lse = _launch.attention_forward(
             q, k, v, causal=causal, scale=scale, kpm=None if kpm is None else kpm.view(torch.uint8),
             cu_q=cu_q, cu_k=cu_k, seqused_k=seqused_k, max_seqlen_q=max_seqlen_q, max_seqlen_k=max_seqlen_k,
             rope=rope, q_off=q_off, k_off=k_off, num_splits=num_splits)
-    return _ref.attention(q, k, v, causal=causal, softmax_scale=scale, rope=rope, rope_q_offsets=q_off,
-                          rope_k_offsets=k_off, cu_seqlens_q=cu_q, cu_seqlens_k=cu_k, seqused_k=seqused_k,
-                          key_padding_mask=kpm)
+        return out, lse
+    out, lse = _ref.attention(_f32(q), _f32(k), _f32(v), causal=causal, softmax_scale=scale, rope=rope,
+                              rope_q_offsets=q_off, rope_k_offsets=k_off, cu_seqlens_q=cu_q, cu_seqlens_k=cu_k,
+                              seqused_k=seqused_k, key_padding_mask=kpm)
+    return out.to(q.dtype), lse
 
 
 @_attn_fwd.register_fake
-def _attn_fwd_fake(q, k, v, kpm, cu_q, cu_k, seqused_k, cos, sin, q_off, k_off, max_seqlen_q, max_seqlen_k,
-                   causal, scale, interleaved, num_splits):
+def _attn_fwd_fake(q: Tensor, k: Tensor, v: Tensor, kpm: Optional[Tensor], cu_q: Optional[Tensor],
+                   cu_k: Optional[Tensor], seqused_k: Optional[Tensor], cos: Optional[Tensor],
+                   sin: Optional[Tensor], q_off: Optional[Tensor], k_off: Optional[Tensor], max_seqlen_q: int,
+                   max_seqlen_k: int, causal: bool, scale: float, interleaved: bool,
+                   num_splits: int) -> Tuple[Tensor, Tensor]:
     H = q.shape[-2]
     lse_shape = (H, q.shape[0]) if cu_q is not None else (q.shape[0], H, q.shape[1])
     return torch.empty_like(q, memory_format=torch.contiguous_format), q.new_empty(lse_shape, dtype=torch.float32)
@@ -151,19 +177,26 @@ def _attn_bwd(do: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Ten
               q_off: Optional[Tensor], k_off: Optional[Tensor], max_seqlen_q: int, max_seqlen_k: int,
               causal: bool, scale: float, interleaved: bool) -> Tuple[Tensor, Tensor, Tensor]:
     rope = _rope_tuple(cos, sin, interleaved)
+    dq: Tensor
+    dk: Tensor
+    dv: Tensor
     if _use_triton(q):
-        return _launch.attention_backward(
+        dq, dk, dv = _launch.attention_backward(
             do, q, k, v, out, lse, causal=causal, scale=scale, kpm=None if kpm is None else kpm.view(torch.uint8),
             cu_q=cu_q, cu_k=cu_k, max_seqlen_q=max_seqlen_q, max_seqlen_k=max_seqlen_k, rope=rope,
             q_off=q_off, k_off=k_off)
-    return _ref.attention_backward(do, q, k, v, causal=causal, softmax_scale=scale, rope=rope,
-                                   rope_q_offsets=q_off, rope_k_offsets=k_off, cu_seqlens_q=cu_q,
-                                   cu_seqlens_k=cu_k, key_padding_mask=kpm)
+        return dq, dk, dv
+    dq, dk, dv = _ref.attention_backward(_f32(do), _f32(q), _f32(k), _f32(v), causal=causal, softmax_scale=scale,
+                                         rope=rope, rope_q_offsets=q_off, rope_k_offsets=k_off, cu_seqlens_q=cu_q,
+                                         cu_seqlens_k=cu_k, key_padding_mask=kpm)
+    return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype)
 
 
 @_attn_bwd.register_fake
-def _attn_bwd_fake(do, q, k, v, out, lse, kpm, cu_q, cu_k, cos, sin, q_off, k_off, max_seqlen_q, max_seqlen_k,
-                   causal, scale, interleaved):
+def _attn_bwd_fake(do: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, kpm: Optional[Tensor],
+                   cu_q: Optional[Tensor], cu_k: Optional[Tensor], cos: Optional[Tensor], sin: Optional[Tensor],
+                   q_off: Optional[Tensor], k_off: Optional[Tensor], max_seqlen_q: int, max_seqlen_k: int,
+                   causal: bool, scale: float, interleaved: bool) -> Tuple[Tensor, Tensor, Tensor]:
     return (torch.empty_like(q, memory_format=torch.contiguous_format),
             torch.empty_like(k, memory_format=torch.contiguous_format),
             torch.empty_like(v, memory_format=torch.contiguous_format))
@@ -172,7 +205,7 @@ def _attn_bwd_fake(do, q, k, v, out, lse, kpm, cu_q, cu_k, cos, sin, q_off, k_of
 _FWD_TENSORS = ("q", "k", "v", "kpm", "cu_q", "cu_k", "seqused_k", "cos", "sin", "q_off", "k_off")
 
 
-def _attn_setup(ctx, inputs, output):
+def _attn_setup(ctx: Any, inputs: Tuple[Any, ...], output: Tuple[Tensor, Tensor]) -> None:
     (q, k, v, kpm, cu_q, cu_k, seqused_k, cos, sin, q_off, k_off, max_sq, max_sk, causal, scale, inter,
      _splits) = inputs
     ctx.save_for_backward(q, k, v, output[0], output[1], kpm, cu_q, cu_k, cos, sin, q_off, k_off)
@@ -181,7 +214,7 @@ def _attn_setup(ctx, inputs, output):
     ctx.mark_non_differentiable(output[1])
 
 
-def _attn_backward(ctx, dout, _dlse):
+def _attn_backward(ctx: Any, dout: Tensor, _dlse: Optional[Tensor]) -> Tuple[Optional[Tensor], ...]:
     if ctx.has_seqused:
         raise NotImplementedError("attention_with_kvcache is inference-only: it has no backward pass")
     q, k, v, out, lse, kpm, cu_q, cu_k, cos, sin, q_off, k_off = ctx.saved_tensors
@@ -195,30 +228,75 @@ _attn_fwd.register_autograd(_attn_backward, setup_context=_attn_setup)
 @torch.library.custom_op("fastlm::rope", mutates_args=())
 def _rope(x: Tensor, cos: Tensor, sin: Tensor, pos_off: Tensor, cu: Optional[Tensor], max_seqlen: int,
           interleaved: bool, conjugate: bool) -> Tensor:
+    out: Tensor
     if _use_triton(x):
-        return _launch.rope_launch(x, cos, sin, pos_off, interleaved=interleaved, conjugate=conjugate,
-                                   cu_seqlens=cu, max_seqlen=max_seqlen)
-    return _ref.apply_rope(x, cos, sin, interleaved=interleaved, pos_offsets=pos_off, cu_seqlens=cu,
-                           conjugate=conjugate)
+        out = _launch.rope_launch(x, cos, sin, pos_off, interleaved=interleaved, conjugate=conjugate,
+                                  cu_seqlens=cu, max_seqlen=max_seqlen)
+        return out
+    out = _ref.apply_rope(_f32(x), cos, sin, interleaved=interleaved, pos_offsets=pos_off, cu_seqlens=cu,
+                          conjugate=conjugate)
+    return out.to(x.dtype)
 
 
 @_rope.register_fake
-def _rope_fake(x, cos, sin, pos_off, cu, max_seqlen, interleaved, conjugate):
+def _rope_fake(x: Tensor, cos: Tensor, sin: Tensor, pos_off: Tensor, cu: Optional[Tensor], max_seqlen: int,
+               interleaved: bool, conjugate: bool) -> Tensor:
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
-def _rope_setup(ctx, inputs, output):
+def _rope_setup(ctx: Any, inputs: Tuple[Any, ...], output: Tensor) -> None:
     x, cos, sin, pos_off, cu, max_seqlen, interleaved, conjugate = inputs
     ctx.save_for_backward(cos, sin, pos_off, cu)
     ctx.meta = (max_seqlen, interleaved, not conjugate)
 
 
-def _rope_backward(ctx, g):
+def _rope_backward(ctx: Any, g: Tensor) -> Tuple[Optional[Tensor], ...]:
     cos, sin, pos_off, cu = ctx.saved_tensors
     return (_rope(g.contiguous(), cos, sin, pos_off, cu, *ctx.meta),) + (None,) * 7
 
 
 _rope.register_autograd(_rope_backward, setup_context=_rope_setup)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Autocast
+# ----------------------------------------------------------------------------------------------------------------
+_AUTOCAST_DEVICES = ("cpu", "cuda")
+_AUTOCAST_KEYS = {"cpu": "AutocastCPU", "cuda": "AutocastCUDA"}  # the dispatch keys of those autocast modes
+
+
+def _autocast_target(device_type: str) -> Optional[torch.dtype]:
+    """The dtype of the enclosing torch.autocast region for this device type, or None outside one."""
+    if device_type not in _AUTOCAST_DEVICES or not torch.is_autocast_enabled(device_type):
+        return None
+    return torch.get_autocast_dtype(device_type)
+
+
+def _cast_to(dtype: Optional[torch.dtype], *ts: Tensor) -> List[Tensor]:
+    """Autocast's eligibility rule: floating tensors other than float64 are cast; the rest pass unchanged."""
+    if dtype is None:
+        return list(ts)
+    return [t.to(dtype) if t.is_floating_point() and t.dtype != torch.float64 else t for t in ts]
+
+
+def _register_autocast(device_type: str) -> None:
+    key = _AUTOCAST_KEYS[device_type]
+
+    def attn_fwd_autocast(q: Tensor, k: Tensor, v: Tensor, *rest: Any) -> Tuple[Tensor, Tensor]:
+        seqused_k = rest[3]
+        if seqused_k is None:  # KV-cache steps keep the cache's dtype (attention_with_kvcache casts q to it)
+            q, k, v = _cast_to(torch.get_autocast_dtype(device_type), q, k, v)
+        with torch.autocast(device_type, enabled=False):  # the op itself runs outside autocast
+            out: Tuple[Tensor, Tensor] = _attn_fwd(q, k, v, *rest)
+        return out
+
+    torch.library.impl("fastlm::attn_fwd", key, attn_fwd_autocast)
+
+
+# attn_bwd runs in the backward pass on the dtypes saved by the forward (already consistent), and rope keeps the
+# dtype of x (an elementwise rotation, like autocast's "run in the input dtype" ops): both fall through.
+for _device_type in _AUTOCAST_DEVICES:
+    _register_autocast(_device_type)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -228,7 +306,8 @@ def attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, softmax_
               rope: Optional[RopeLike] = None, seqlen_offsets: Union[int, Tensor] = 0,
               cu_seqlens_q: Optional[Tensor] = None, cu_seqlens_k: Optional[Tensor] = None,
               max_seqlen_q: Optional[int] = None, max_seqlen_k: Optional[int] = None,
-              key_padding_mask: Optional[Tensor] = None, return_lse: bool = False, deterministic: bool = False):
+              key_padding_mask: Optional[Tensor] = None, return_lse: bool = False,
+              deterministic: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
     """Scaled dot-product attention softmax(scale * Q K^T + mask) V, fused in one kernel on CUDA.
 
     Layout (as flash-attention): q (B, Sq, H, D); k, v (B, Sk, Hkv, D) with H % Hkv == 0 (GQA / MQA: query head h
@@ -244,8 +323,11 @@ def attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, softmax_
     at all returns 0 (and LSE -inf), with gradient 0 -- never NaN.
     softmax_scale: defaults to D ** -0.5.
 
-    rope: a RotaryEmbedding or (cos, sin[, interleaved]) tables; Q and K are rotated inside the kernel, on each
-    tile as it is loaded (the rotated tensors are never stored). Positions: key j of sequence b is at
+    rope: a RotaryEmbedding or (cos, sin[, interleaved]) tables, applied by the kernels: each Q tile is rotated
+    as the kernel loads it; K is rotated once by the rope kernel into a temporary that the attention kernel
+    reads (FASTLM_ATTN_ROPE_K=tile rotates every K tile inside the loop instead; fastlm.kernels.launch.rope_k_mode
+    says why the pass is the default). The backward rotates dQ / dK back with the inverse rotation. Positions:
+    key j of sequence b is at
     seqlen_offsets[b] + j; query i at seqlen_offsets[b] + (Sk_b - Sq_b) + i, i.e. the queries are the last tokens
     of the key sequence (the same alignment as the causal mask; with Sq > Sk the first queries get negative
     positions, a rotation by a negative angle). seqlen_offsets is an int or a (B,) int tensor.
@@ -253,9 +335,14 @@ def attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, softmax_
 
     Returns out (shaped like q), and with return_lse=True also lse: (B, H, Sq) float32 natural-log
     logsumexp of each row's scaled scores ((H, Tq) when packed). lse is not differentiable.
-    deterministic: accepted for API compatibility; the backward pass is always deterministic (no atomics).
+    deterministic: accepted for API compatibility; the backward pass is always deterministic: dQ comes from its
+    own pass over the KV blocks, never from atomic adds (kernels/attention.py says why).
+    Under torch.autocast, q, k and v are cast to the autocast dtype together (out has that dtype; lse stays
+    float32).
     """
     del deterministic  # always deterministic, see docstring
+    if isinstance(q, Tensor) and isinstance(k, Tensor) and isinstance(v, Tensor):
+        q, k, v = _cast_to(_autocast_target(q.device.type), q, k, v)
     c = check_attention(q, k, v, causal=causal, softmax_scale=softmax_scale, cu_seqlens_q=cu_seqlens_q,
                         cu_seqlens_k=cu_seqlens_k, max_seqlen_q=max_seqlen_q, max_seqlen_k=max_seqlen_k,
                         key_padding_mask=key_padding_mask)
@@ -301,14 +388,15 @@ def apply_rope(x: Tensor, rope: RopeLike, *, seqlen_offsets: Union[int, Tensor] 
     off = offsets_tensor(seqlen_offsets, c.batch, x.device, "seqlen_offsets")
     need = c.max_seqlen + (seqlen_offsets if isinstance(seqlen_offsets, int) else _max_offset(off, rot))
     cos, sin = rot.tables(need, x.device)
-    return _rope(c.x, cos, sin, off, c.cu, c.max_seqlen, rot.interleaved, False)
+    out: Tensor = _rope(c.x, cos, sin, off, c.cu, c.max_seqlen, rot.interleaved, False)
+    return out
 
 
 def attention_with_kvcache(q: Tensor, k_cache: Tensor, v_cache: Tensor, *, k_new: Optional[Tensor] = None,
                            v_new: Optional[Tensor] = None, cache_seqlens: Union[int, Tensor],
                            rope: Optional[RopeLike] = None, causal: bool = True,
                            softmax_scale: Optional[float] = None, num_splits: int = 0,
-                           return_lse: bool = False):
+                           return_lse: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
     """One decoding step over a KV cache (inference only, no backward).
 
     q (B, Sq, H, D); k_cache, v_cache (B, Smax, Hkv, D) hold cache_seqlens[b] valid tokens per row (an int or a
@@ -317,7 +405,14 @@ def attention_with_kvcache(q: Tensor, k_cache: Tensor, v_cache: Tensor, *, k_new
     cache stores rotated keys). Then q (rotated at positions L_b - Sq .. L_b - 1, where L_b = cache_seqlens[b] +
     Snew) attends to the first L_b cache rows, causal bottom-right. The caller advances cache_seqlens.
     Long caches are split across programs (flash-decoding); num_splits=0 picks the split count automatically.
+    Under torch.autocast, q, k_new and v_new are cast to the cache's dtype (the cache is updated in place and
+    keeps its dtype; allocate it in the autocast dtype to compute in that precision).
     """
+    if (isinstance(q, Tensor) and isinstance(k_cache, Tensor) and k_cache.is_floating_point()
+            and _autocast_target(q.device.type) is not None):
+        q = _cast_to(k_cache.dtype, q)[0]
+        if k_new is not None and v_new is not None:
+            k_new, v_new = _cast_to(k_cache.dtype, k_new, v_new)
     c = check_kvcache(q, k_cache, v_cache, k_new, v_new, cache_seqlens, softmax_scale)
     lens = c.cache_seqlens
     cos = sin = q_off = None

@@ -14,18 +14,24 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ._io import atomic_write_bytes, atomic_write_text
+from ._io import atomic_write_text, atomic_writer
 from .tokenizer import Tokenizer
 
-BATCH_BYTES = 4 << 20
+# Text per encode_batch call (characters). Memory while encoding a file is about 10x this batch (the str list,
+# UTF-8 copies, ids), whatever the file size: tokens and offsets go straight to temp files. 1 MB keeps that
+# near 10 MB and is still ~100k tokens per call, so the call overhead and thread start-up stay negligible.
+BATCH_BYTES = 1 << 20
+
+PathArg = Union[str, "os.PathLike[str]"]
 
 
-def _dtype_for(tok: Tokenizer, dtype: str) -> np.dtype:
+def _dtype_for(tok: Tokenizer, dtype: str) -> "np.dtype[Any]":
     if dtype == "auto":
         return np.dtype(np.uint16 if tok.n_vocab <= 65536 else np.uint32)
     dt = np.dtype(dtype)
@@ -36,7 +42,7 @@ def _dtype_for(tok: Tokenizer, dtype: str) -> np.dtype:
     return dt
 
 
-def _batches(path: Path) -> Iterable[List[str]]:
+def _batches(path: Path) -> Iterator[List[str]]:
     batch: List[str] = []
     size = 0
     with open(path, "r", encoding="utf-8", errors="strict", newline="") as f:
@@ -58,10 +64,53 @@ def _batches(path: Path) -> Iterable[List[str]]:
         yield batch
 
 
+def _with_eot(ids: "np.ndarray[Any, Any]", offs: "np.ndarray[Any, Any]", eot: int) -> Tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]:
+    """Insert `eot` after each document of a flat batch: (ids, offsets) -> (ids with eot, shifted offsets)."""
+    n = len(offs) - 1
+    lens = np.diff(offs)
+    out = np.empty(len(ids) + n, dtype=np.uint32)
+    starts = offs[:-1] + np.arange(n)
+    mask = np.ones(len(out), dtype=bool)
+    mask[starts + lens] = False
+    out[mask] = ids
+    out[~mask] = eot
+    return out, offs + np.arange(n + 1)
+
+
+def _encode_one(tok: Tokenizer, src: Path, f: IO[bytes], offs_f: IO[bytes], dt: "np.dtype[Any]",
+                eot: Optional[int], num_threads: Optional[int], bar: Any) -> Tuple[int, int]:
+    """Stream the tokens of `src` into `f` and the document end offsets (raw int64) into `offs_f`; returns
+    (number of tokens, number of documents). Memory: one batch, whatever the file size."""
+    total = n_docs = 0
+    for batch in _batches(src):
+        ids, offs = tok.encode_batch_to_numpy(batch, num_threads=num_threads, disallowed_special=())
+        if eot is not None:
+            ids, offs = _with_eot(ids, offs, eot)
+        f.write(ids.astype(dt, copy=False).tobytes())
+        offs_f.write((offs[1:] + total).astype(np.int64).tobytes())
+        total += len(ids)
+        n_docs += len(batch)
+        bar.update(sum(len(s) for s in batch))
+    return total, n_docs
+
+
+def _write_npy_int64(f: IO[bytes], raw: IO[bytes], n: int) -> None:
+    """Write an int64[n + 1] .npy: the leading 0, then the n values held raw in `raw`, copied in chunks."""
+    np.lib.format.write_array_header_1_0(f, {"descr": np.dtype(np.int64).str, "fortran_order": False,
+                                             "shape": (n + 1,)})
+    f.write(np.zeros(1, dtype=np.int64).tobytes())
+    raw.seek(0)
+    while True:
+        chunk = raw.read(1 << 20)
+        if not chunk:
+            break
+        f.write(chunk)
+
+
 def encode_files(
-    files: Sequence[Union[str, os.PathLike]],
-    tokenizer: Union[Tokenizer, str, os.PathLike],
-    out_dir: Union[str, os.PathLike],
+    files: Sequence[PathArg],
+    tokenizer: Union[Tokenizer, PathArg],
+    out_dir: PathArg,
     *,
     dtype: str = "auto",
     eot: Optional[int] = -1,
@@ -89,7 +138,7 @@ def encode_files(
                 index["shards"] = old.get("shards", [])
         except (OSError, ValueError):
             pass
-    done = {s["name"]: s for s in index["shards"]}
+    done: Dict[str, Dict[str, Any]] = {s["name"]: s for s in index["shards"]}
     paths = [Path(f) for f in files]
     for p in paths:
         if not p.is_file():
@@ -104,35 +153,15 @@ def encode_files(
                     and (out / f"{name}.bin").exists() and (out / f"{name}.idx.npy").exists()):
                 bar.update(st.st_size)
                 continue
-            chunks: List[np.ndarray] = []
-            doc_offsets: List[np.ndarray] = [np.zeros(1, dtype=np.int64)]
-            total = 0
-            for batch in _batches(p):
-                ids, offs = tok.encode_batch_to_numpy(batch, num_threads=num_threads, disallowed_special=())
-                if eot is not None:
-                    n = len(batch)
-                    lens = np.diff(offs)
-                    withe = np.empty(len(ids) + n, dtype=np.uint32)
-                    starts = offs[:-1] + np.arange(n)
-                    mask = np.ones(len(withe), dtype=bool)
-                    mask[starts + lens] = False
-                    withe[mask] = ids
-                    withe[~mask] = eot
-                    ids = withe
-                    offs = offs + np.arange(n + 1)
-                chunks.append(ids.astype(dt, copy=False))
-                doc_offsets.append(offs[1:] + total)
-                total += len(ids)
-                bar.update(sum(len(s) for s in batch))
-            data = np.concatenate(chunks) if chunks else np.zeros(0, dtype=dt)
-            atomic_write_bytes(out / f"{name}.bin", data.tobytes())
-            import io
-
-            buf = io.BytesIO()
-            np.save(buf, np.concatenate(doc_offsets))
-            atomic_write_bytes(out / f"{name}.idx.npy", buf.getvalue())
+            # The .bin is renamed into place only after its .idx.npy is written: a run killed anywhere leaves
+            # no shard without its offsets, and index.json (written last) lists only complete shards.
+            # The offsets stream into an unnamed temp file (gone with the process, whatever kills it).
+            with atomic_writer(out / f"{name}.bin") as f, tempfile.TemporaryFile(dir=out) as raw:
+                total, n_docs = _encode_one(tok, p, f, raw, dt, eot, num_threads, bar)
+                with atomic_writer(out / f"{name}.idx.npy") as g:
+                    _write_npy_int64(g, raw, n_docs)
             entry = {"name": name, "source": str(p.resolve()), "size": st.st_size, "mtime": st.st_mtime,
-                     "n_tokens": int(total), "n_docs": int(sum(len(d) for d in doc_offsets) - 1)}
+                     "n_tokens": int(total), "n_docs": int(n_docs)}
             done[name] = entry
             index["shards"] = [done[n] for n in names if n in done]
             atomic_write_text(index_path, json.dumps(index, indent=2))
@@ -143,11 +172,13 @@ def encode_files(
     return index
 
 
-def read_shard(out_dir: Union[str, os.PathLike], name: str) -> tuple:
+def read_shard(out_dir: PathArg, name: str) -> Tuple["np.memmap[Any, Any]", "np.ndarray[Any, Any]"]:
     """(tokens memmap, doc offsets) of one shard."""
     out = Path(out_dir)
     index = json.loads((out / "index.json").read_text())
-    return np.memmap(out / f"{name}.bin", dtype=np.dtype(index["dtype"]), mode="r"), np.load(out / f"{name}.idx.npy")
+    tokens: "np.memmap[Any, Any]" = np.memmap(out / f"{name}.bin", dtype=np.dtype(index["dtype"]), mode="r")
+    offsets: "np.ndarray[Any, Any]" = np.load(out / f"{name}.idx.npy")
+    return tokens, offsets
 
 
 def _unique_names(paths: Sequence[Path]) -> List[str]:

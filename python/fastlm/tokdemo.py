@@ -6,7 +6,7 @@ from __future__ import annotations
 import sysconfig
 import time
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from .tokenizer import Tokenizer
 
@@ -45,7 +45,7 @@ def _read(files: List[Path]) -> List[str]:
 
 
 def run(*, vocab_size: int = 4096, max_bytes: int = 8 << 20, progress: bool = True,
-        printer=print) -> Tuple[Tokenizer, List[str]]:
+        printer: Callable[[str], object] = print) -> Tuple[Tokenizer, List[str]]:
     from .train import train
 
     files = stdlib_corpus(max_bytes)

@@ -73,6 +73,9 @@ class Tokenizer:
         self._special_order = [t for t, _ in specials]
         self._all_mask = b"\x01" * len(specials) if specials else None
         self._regex: Any = None
+        # HF Split(Isolated) keeps the text between matches as pieces; tiktoken's findall drops it. Files loaded
+        # from tokenizer.json set this, so a pattern that does not match every character loses no text there.
+        self._split_gaps = bool(self._state.get("split_gaps"))
         if pattern is not None and self._state.get("scanner") is None and self._state.get("kind") == "bpe":
             try:
                 import regex
@@ -81,7 +84,10 @@ class Tokenizer:
                     "a custom pre-tokenizer pattern needs the `regex` module: pip install regex "
                     "(the built-in r50k/p50k/cl100k/o200k patterns do not)"
                 ) from None
-            self._regex = regex.compile(pattern)
+            try:
+                self._regex = regex.compile(pattern)
+            except regex.error as e:  # not a ValueError subclass: callers are promised ValueError
+                raise ValueError(f"invalid pre-tokenizer pattern {pattern[:200]!r}: {e}") from None
         self.pad_token = pad_token
 
     # ------------------------------------------------------------------ properties
@@ -238,7 +244,19 @@ class Tokenizer:
 
         def ordinary(seg: str) -> None:
             if seg:
-                pieces = [p.encode("utf-8", "surrogateescape") for p in self._regex.findall(seg)]
+                if self._split_gaps:
+                    parts, pos = [], 0
+                    for m in self._regex.finditer(seg):
+                        if m.start() > pos:
+                            parts.append(seg[pos:m.start()])
+                        if m.end() > m.start():
+                            parts.append(m.group())
+                        pos = m.end()
+                    if pos < len(seg):
+                        parts.append(seg[pos:])
+                else:
+                    parts = self._regex.findall(seg)
+                pieces = [p.encode("utf-8", "surrogateescape") for p in parts]
                 out.extend(model.encode_pieces(pieces))
 
         if allowed:

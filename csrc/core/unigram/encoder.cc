@@ -163,7 +163,10 @@ size_t SpEncoder::decode(const uint32_t* ids, size_t n, bool first, std::string&
         out.push_back(w[j++]);
       }
     }
-    bos_ws = false;
+    // With remove_extra_whitespaces, sentencepiece strips all leading whitespace: it stays at "beginning of
+    // text" until a piece prints something, so after a lone leading "▁" piece (text that starts with U+2581)
+    // the next piece's "▁" is stripped too. Without it (Llama 2), only the first piece's.
+    if (!w.empty() || !no.remove_extra_whitespaces) bos_ws = false;
   }
   return n;
 }

@@ -85,7 +85,13 @@ def load(path: Union[str, os.PathLike[str]], **options: Any) -> Tokenizer:
         raise FileNotFoundError(f"no such tokenizer file or directory: {str(p)!r}")
     for pred, loader in _DETECTORS:
         if pred(p):
-            return loader(p, **options)
+            try:
+                return loader(p, **options)
+            except ValueError as e:
+                # Every load error names the file (a check deep in the core may only know the position).
+                if str(p) in str(e) or p.name in str(e):
+                    raise
+                raise ValueError(f"{p}: {e}") from None
     raise ValueError(
         f"{p}: unrecognized tokenizer format (supported: .tiktoken, GPT-2 encoder.json + vocab.bpe"
         + "".join(", " + n for n in _EXTRA_NAMES) + ")"
@@ -114,7 +120,8 @@ def rebuild(state: Dict[str, Any]) -> Tokenizer:
             return load_gpt2(*state["gpt2"], special_tokens=state.get("special_tokens"))
         model = _core.BpeModel.from_tiktoken_bytes(state["ranks_tiktoken"], "<pickle>")
         return build_bpe(model, pattern=state["pattern"], special_tokens=state.get("special_tokens"),
-                         name=state.get("name", ""), state={"ranks_tiktoken": state["ranks_tiktoken"]})
+                         name=state.get("name", ""), state={"ranks_tiktoken": state["ranks_tiktoken"],
+                                                            "split_gaps": bool(state.get("split_gaps"))})
     rebuilder = _REBUILDERS.get(kind or "")
     if rebuilder is None:
         raise ValueError(f"cannot unpickle a tokenizer of kind {kind!r}")

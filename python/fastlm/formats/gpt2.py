@@ -37,8 +37,12 @@ def read_vocab_json(path: Union[str, os.PathLike[str]]) -> Dict[bytes, int]:
     p = Path(path)
     try:
         obj = json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{p}: not UTF-8 (byte {e.start})") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{p}:{e.lineno}:{e.colno}: invalid JSON ({e.msg})") from None
+    except RecursionError:
+        raise ValueError(f"{p}: JSON nested too deeply") from None
     if not isinstance(obj, dict):
         raise ValueError(f"{p}: expected a JSON object mapping tokens to ids")
     out = {}
@@ -58,7 +62,10 @@ def load_gpt2(encoder_json: Union[str, os.PathLike[str]], vocab_bpe: Union[str, 
         specials["<|endoftext|>"] = vocab.pop(b"<|endoftext|>")
     for t in specials:
         vocab.pop(t.encode("utf-8"), None)
-    model = _core.BpeModel(list(vocab.items()), merges, False)
+    try:
+        model = _core.BpeModel(list(vocab.items()), merges, False)
+    except ValueError as e:
+        raise ValueError(f"{encoder_json} + {vocab_bpe}: {e}") from None
     return build_bpe(model, pattern=R50K_PATTERN, special_tokens=specials, name="gpt2",
                      state={"gpt2": (str(Path(encoder_json).resolve()), str(Path(vocab_bpe).resolve()))})
 

@@ -163,7 +163,7 @@ def fast_bpe(obj: JsonObj, source: str, added: List[AddedSpec]) -> Optional[Toke
         return None
     ignore = bool(m.get("ignore_merges", False))
     model = _core.BpeModel(list(vocab.items()), merges, ignore)
-    tok = build_bpe(model, pattern=pattern, special_tokens=specials, name="", state={})
+    tok = build_bpe(model, pattern=pattern, special_tokens=specials, name="", state={"split_gaps": True})
     if model.uses_merges:
         tok._state.update(kind="hf_bpe")  # the merge list is the rule (not ranks): pickles rebuild from the JSON
     return tok

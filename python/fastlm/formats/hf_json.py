@@ -55,6 +55,8 @@ def read_json(path: Union[str, os.PathLike[str]]) -> JsonObj:
         raise ValueError(f"{p}: not UTF-8 (byte {e.start})") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{p}:{e.lineno}:{e.colno}: invalid JSON ({e.msg})") from None
+    except RecursionError:
+        raise ValueError(f"{p}: JSON nested too deeply") from None
     if not isinstance(obj, dict):
         raise ValueError(f"{p}: a tokenizer.json must hold a JSON object")
     return obj
@@ -71,6 +73,15 @@ def load_obj(obj: JsonObj, source: str = "<tokenizer.json>", **options: Any) -> 
     model = obj.get("model")
     if not isinstance(model, dict):
         raise ValueError(f"{source}: field 'model' is missing or not an object")
+    try:
+        return _load_components(obj, model, source)
+    except (KeyError, IndexError, AttributeError, TypeError, RecursionError) as e:
+        # A field of the wrong JSON type or a missing key deep in a component: name the file, not the Python error.
+        detail = f"missing key {e}" if isinstance(e, KeyError) else str(e)
+        raise ValueError(f"{source}: malformed tokenizer.json ({type(e).__name__}: {detail})") from None
+
+
+def _load_components(obj: JsonObj, model: JsonObj, source: str) -> Tokenizer:
     added = added_as_hf_reads(added_tokens_from_json(obj.get("added_tokens"), source), model, source)
     post = post_processor_from_json(obj.get("post_processor"), source)
     truncation = truncation_from_json(obj.get("truncation"), source)

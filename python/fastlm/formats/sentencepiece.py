@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 from .. import _core
 from .._io import atomic_write_bytes
-from ..tokenizer import SpecialSet, Tokenizer
+from ..tokenizer import SpecialSet, Tokenizer, _fix_surrogates
 
 # Piece types (sentencepiece_model.proto).
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
@@ -22,6 +22,16 @@ TYPE_NAMES = {NORMAL: "normal", UNKNOWN: "unknown", CONTROL: "control", USER_DEF
 # TrainerSpec / NormalizerSpec field numbers.
 T_MODEL_TYPE, T_VOCAB_SIZE, T_BYTE_FALLBACK, T_TREAT_WS_SUFFIX = 3, 4, 35, 24
 N_NAME, N_CHARSMAP, N_ADD_DUMMY_PREFIX, N_REMOVE_EXTRA_WS, N_ESCAPE_WS = 1, 2, 3, 4, 5
+
+
+def _repair(text: Any) -> Any:
+    """Lone surrogates become U+FFFD (the rule of Tokenizer.encode), so every method accepts what encode accepts."""
+    if isinstance(text, str):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return _fix_surrogates(text)
+    return text
 
 
 class SentencePieceTokenizer(Tokenizer):
@@ -63,7 +73,7 @@ class SentencePieceTokenizer(Tokenizer):
         if sample:
             sids, soffs = self._sample(text, alpha, nbest_size, seed, True)
             return cast(List[int], sids), cast(List[Tuple[int, int]], soffs)
-        ids, starts, ends = self._core.encode_with_offsets(text)
+        ids, starts, ends = self._core.encode_with_offsets(_repair(text))
         return ids.tolist(), list(zip(starts.tolist(), ends.tolist()))
 
     def _sample(self, text: Any, alpha: float, nbest_size: int, seed: Optional[int], offsets: bool) -> Tuple[Any, ...]:
@@ -79,13 +89,13 @@ class SentencePieceTokenizer(Tokenizer):
             seed = random.getrandbits(63)
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative int or None, not {seed!r}")
-        return tuple(self._enc.encode_sample(text, nbest_size, alpha, seed & (2**64 - 1), offsets))
+        return tuple(self._enc.encode_sample(_repair(text), nbest_size, alpha, seed & (2**64 - 1), offsets))
 
     def sample_many(self, text: str, count: int, *, alpha: float = 0.1, nbest_size: int = -1,
                     seed: int = 0) -> List[List[int]]:
         """`count` independent samples from one seeded generator (faster than calling encode in a loop)."""
         self._sample("", alpha, nbest_size, seed, False)  # validates the options
-        return self._enc.sample_many(text, nbest_size, float(alpha), seed, int(count))
+        return self._enc.sample_many(_repair(text), nbest_size, float(alpha), seed, int(count))
 
     def nbest(self, text: str, n: int, *, with_scores: bool = False) -> List[Any]:
         """The n best segmentations (ids), best first; with_scores=True gives (ids, score) pairs.
@@ -94,12 +104,12 @@ class SentencePieceTokenizer(Tokenizer):
             raise ValueError(f"n must be a positive int, not {n!r}")
         if self._enc.is_bpe:
             raise ValueError("nbest is defined for Unigram models; this is a SentencePiece BPE model")
-        res = self._enc.nbest(text, n)
+        res = self._enc.nbest(_repair(text), n)
         return [(list(ids), float(s)) for ids, s in res] if with_scores else [list(ids) for ids, _ in res]
 
     def normalize(self, text: str) -> str:
         """The normalized text the model segments (with the U+2581 whitespace escape)."""
-        return bytes(self._enc.normalize(text)).decode("utf-8", "replace")
+        return bytes(self._enc.normalize(_repair(text))).decode("utf-8", "replace")
 
     # ---------------------------------------------------------------- pieces
     def id_to_piece(self, id: int) -> str:

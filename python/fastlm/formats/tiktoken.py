@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
@@ -41,6 +42,18 @@ def build_bpe(model: "_core.BpeModel", *, pattern: str, special_tokens: Optional
     return Tokenizer(core, name=name, pattern=pattern, state=st)
 
 
+def _with_lines(msg: str, data: bytes) -> str:
+    """Add the line numbers to a 'duplicate token id N' error (the core checks ids after parsing, without lines).
+    Runs only on the error path."""
+    m = re.match(r"duplicate token id (\d+)", msg)
+    if not m:
+        return msg
+    rank = m.group(1).encode()
+    lines = [i for i, line in enumerate(data.split(b"\n"), 1) if line.rstrip(b"\r").rpartition(b" ")[2] == rank]
+    hint = "; the file may be truncated (it does not end with a newline)" if not data.endswith(b"\n") else ""
+    return f"{msg} (lines {', '.join(map(str, lines[:4]))} have rank {m.group(1)}){hint}" if lines else msg
+
+
 def load_tiktoken(path: Union[str, os.PathLike[str]], *, pattern: Optional[str] = None,
                   special_tokens: Optional[Dict[str, int]] = None, name: Optional[str] = None) -> Tokenizer:
     p = Path(path)
@@ -61,7 +74,7 @@ def load_tiktoken(path: Union[str, os.PathLike[str]], *, pattern: Optional[str] 
     try:
         model = _core.BpeModel.from_tiktoken_bytes(data, str(p))
     except ValueError as e:
-        msg = str(e)
+        msg = _with_lines(str(e), data)
         raise ValueError(msg if msg.startswith(str(p)) else f"{p}: {msg}") from None
     return build_bpe(model, pattern=pattern, special_tokens=special_tokens, name=name or published or p.stem,
                      state={"ranks_tiktoken": data})

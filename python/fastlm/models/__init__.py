@@ -7,6 +7,7 @@
     GenerationConfig, generate       greedy / sampling with a KV cache
     from_hf                          import GPT-2, Llama, BERT, RoFormer, BART, T5 weights from transformers
     objectives                       CLM, MLM, T5 span corruption, DPO
+    set_gradient_checkpointing       recompute each block in the backward pass (less activation memory)
 """
 from . import objectives
 from .config import ModelConfig
@@ -15,7 +16,8 @@ from .encoder import EncoderModel, MaskedLMModel
 from .encoder_decoder import EncoderDecoderModel
 from .generation import GenerationConfig, generate
 from .hf import config_from_hf, from_hf
-from .layers import KVCache
+from .layers import KVCache, set_gradient_checkpointing
 
 __all__ = ["ModelConfig", "EncoderModel", "MaskedLMModel", "DecoderModel", "EncoderDecoderModel",
-           "GenerationConfig", "generate", "from_hf", "config_from_hf", "KVCache", "objectives"]
+           "GenerationConfig", "generate", "from_hf", "config_from_hf", "KVCache", "objectives",
+           "set_gradient_checkpointing"]

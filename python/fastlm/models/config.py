@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Dict, Optional
 
 _CHOICES = {
     "position": ("rope", "learned", "sinusoidal", "relative", "none"),
@@ -34,6 +34,9 @@ class ModelConfig:
     activation: "gelu" (erf), "gelu_new" (tanh approximation), "relu", "swiglu", "geglu" (gated, tanh gelu).
     tie_embeddings: the LM head reuses the token embedding matrix. bias: biases on linear layers.
     rope_base, rope_interleaved, rotary_dim: RoPE frequencies base, GPT-J pair layout, partial rotary (None = all).
+    gradient_checkpointing: in training, recompute each block's activations in the backward pass instead of
+        storing them (less memory, about one more forward pass of compute; same gradients). Switch it on an
+        existing model with fastlm.models.set_gradient_checkpointing(model, True).
     """
 
     vocab_size: int = 32000
@@ -51,6 +54,7 @@ class ModelConfig:
     tie_embeddings: bool = True
     bias: bool = False
     rope_base: float = 10000.0
+    gradient_checkpointing: bool = False
     # ---- family details (set by from_hf; defaults suit a model trained from scratch) ----
     head_dim: Optional[int] = None          # None = d_model // n_heads (T5's d_kv and Llama's head_dim may differ)
     rope_interleaved: bool = False          # RoFormer / GPT-J pair layout
@@ -109,6 +113,10 @@ class ModelConfig:
     def gated(self) -> bool:
         return self.activation in ("swiglu", "geglu")
 
-    def replace(self, **changes) -> "ModelConfig":
+    def replace(self, **changes: Any) -> "ModelConfig":
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The fields as a plain dict (JSON-serializable); ModelConfig(**d) rebuilds the config."""
+        return dataclasses.asdict(self)

@@ -4,7 +4,7 @@ Dimension legend: B batch, S tokens, d model width, V vocabulary, Smax cache row
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 from torch import Tensor, nn
@@ -28,11 +28,23 @@ class LMHead(nn.Module):
             self.out.weight = tokens.weight
 
     def forward(self, h: Tensor) -> Tensor:
-        if self.dense is not None:
+        if self.dense is not None and self.act is not None and self.norm is not None:
             h = self.norm(self.act(self.dense(h)))
         if self.cfg.logit_scale != 1.0:
             h = h * self.cfg.logit_scale
-        return self.out(h)
+        logits: Tensor = self.out(h)
+        return logits
+
+
+def cache_dtype(param: Tensor, dtype: Optional[torch.dtype]) -> torch.dtype:
+    """The KV-cache dtype: `dtype` if given, else the autocast dtype inside a torch.autocast region of the
+    parameters' device type (what the attention layers then produce), else the parameters' dtype."""
+    if dtype is not None:
+        return dtype
+    dev = param.device.type
+    if dev in ("cpu", "cuda") and torch.is_autocast_enabled(dev) and param.dtype == torch.float32:
+        return torch.get_autocast_dtype(dev)
+    return param.dtype
 
 
 class DecoderModel(nn.Module):
@@ -51,12 +63,17 @@ class DecoderModel(nn.Module):
 
     def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None, *,
                 cache: Optional[KVCache] = None) -> Tensor:
-        return self.lm_head(self.body(input_ids, attention_mask=attention_mask, cache=cache))
+        logits: Tensor = self.lm_head(self.body(input_ids, attention_mask=attention_mask, cache=cache))
+        return logits
 
-    def new_cache(self, batch: int, max_len: int, *, dtype=None, device=None) -> KVCache:
+    def new_cache(self, batch: int, max_len: int, *, dtype: Optional[torch.dtype] = None,
+                  device: Union[torch.device, str, None] = None) -> KVCache:
+        """An empty KV cache for `batch` rows of up to `max_len` tokens (dtype: see `cache_dtype`)."""
         p = self.lm_head.out.weight
-        return KVCache(self.cfg.n_layers, batch, max_len, self.cfg.n_kv_heads, self.cfg.head_dim,
-                       dtype=dtype or p.dtype, device=device or p.device)
+        cfg = self.cfg
+        assert cfg.n_kv_heads is not None and cfg.head_dim is not None  # resolved by ModelConfig.__post_init__
+        return KVCache(cfg.n_layers, batch, max_len, cfg.n_kv_heads, cfg.head_dim,
+                       dtype=cache_dtype(p, dtype), device=device or p.device)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -24,7 +24,8 @@ class EncoderModel(nn.Module):
 
     def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
                 token_type_ids: Optional[Tensor] = None) -> Tensor:
-        return self.body(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+        hidden: Tensor = self.body(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+        return hidden
 
     def for_masked_lm(self) -> "MaskedLMModel":
         """A masked-LM model that shares this encoder's weights (the head is new, tied to the embeddings when
@@ -46,4 +47,5 @@ class MaskedLMModel(nn.Module):
 
     def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
                 token_type_ids: Optional[Tensor] = None) -> Tensor:
-        return self.lm_head(self.encoder(input_ids, attention_mask, token_type_ids))
+        logits: Tensor = self.lm_head(self.encoder(input_ids, attention_mask, token_type_ids))
+        return logits

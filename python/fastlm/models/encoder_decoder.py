@@ -5,12 +5,13 @@ Dimension legend: B batch, Senc encoder tokens, Sdec decoder tokens, d model wid
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
+import torch
 from torch import Tensor, nn
 
 from .config import ModelConfig
-from .decoder import LMHead
+from .decoder import LMHead, cache_dtype
 from .layers import KVCache, Stack, init_weights
 
 
@@ -24,6 +25,7 @@ class EncoderDecoderModel(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
+        assert cfg.n_decoder_layers is not None  # resolved by ModelConfig.__post_init__
         self.tokens = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.encoder = Stack(cfg, cfg.n_layers, causal=False, tokens=self.tokens)
         self.decoder = Stack(cfg, cfg.n_decoder_layers, causal=True, cross=True, tokens=self.tokens)
@@ -32,14 +34,16 @@ class EncoderDecoderModel(nn.Module):
 
     def encode(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) -> Tensor:
         """(B, Senc) -> encoder output (B, Senc, d); compute once and reuse for every decoding step."""
-        return self.encoder(input_ids, attention_mask=attention_mask)
+        memory: Tensor = self.encoder(input_ids, attention_mask=attention_mask)
+        return memory
 
     def decode(self, decoder_input_ids: Tensor, memory: Tensor, memory_mask: Optional[Tensor] = None, *,
                decoder_attention_mask: Optional[Tensor] = None, cache: Optional[KVCache] = None) -> Tensor:
         """(B, Sdec) + encoder output (B, Senc, d) -> logits (B, Sdec, V)."""
         h = self.decoder(decoder_input_ids, attention_mask=decoder_attention_mask, memory=memory,
                          memory_mask=memory_mask, cache=cache)
-        return self.lm_head(h)
+        logits: Tensor = self.lm_head(h)
+        return logits
 
     def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
                 decoder_input_ids: Optional[Tensor] = None,
@@ -50,7 +54,11 @@ class EncoderDecoderModel(nn.Module):
         memory = self.encode(input_ids, attention_mask)
         return self.decode(decoder_input_ids, memory, attention_mask, decoder_attention_mask=decoder_attention_mask)
 
-    def new_cache(self, batch: int, max_len: int, *, dtype=None, device=None) -> KVCache:
+    def new_cache(self, batch: int, max_len: int, *, dtype: Optional[torch.dtype] = None,
+                  device: Union[torch.device, str, None] = None) -> KVCache:
+        """An empty decoder KV cache for `batch` rows of up to `max_len` tokens (dtype: see `cache_dtype`)."""
         p = self.tokens.weight
-        return KVCache(self.cfg.n_decoder_layers, batch, max_len, self.cfg.n_kv_heads, self.cfg.head_dim,
-                       dtype=dtype or p.dtype, device=device or p.device)
+        cfg = self.cfg
+        assert cfg.n_decoder_layers is not None and cfg.n_kv_heads is not None and cfg.head_dim is not None
+        return KVCache(cfg.n_decoder_layers, batch, max_len, cfg.n_kv_heads, cfg.head_dim,
+                       dtype=cache_dtype(p, dtype), device=device or p.device)

@@ -14,7 +14,7 @@ eos it is filled with pad_token_id; generation stops when every row is done or a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -81,7 +81,7 @@ def process_logits(logits: Tensor, seen: Optional[Tensor], cfg: GenerationConfig
     return logits
 
 
-def _pick(logits: Tensor, seen: Tensor, cfg: GenerationConfig, gen: Optional[torch.Generator]) -> Tensor:
+def _pick(logits: Tensor, seen: Optional[Tensor], cfg: GenerationConfig, gen: Optional[torch.Generator]) -> Tensor:
     lg = process_logits(logits, seen, cfg)
     if not cfg.do_sample:
         return lg.argmax(-1)
@@ -89,10 +89,12 @@ def _pick(logits: Tensor, seen: Tensor, cfg: GenerationConfig, gen: Optional[tor
 
 
 @torch.no_grad()
-def generate(model, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
-             config: Optional[GenerationConfig] = None, **overrides) -> Tensor:
+def generate(model: Union[DecoderModel, EncoderDecoderModel], input_ids: Tensor,
+             attention_mask: Optional[Tensor] = None, config: Optional[GenerationConfig] = None,
+             **overrides: Any) -> Tensor:
     """Generate continuations. input_ids (B, S) left-padded prompts (encoder inputs for an encoder-decoder model),
-    attention_mask (B, S) 1 = real token (left or right padding: rows are re-aligned internally). Options: a GenerationConfig and/or its fields as keywords.
+    attention_mask (B, S) 1 = real token (left or right padding: rows are re-aligned internally). Options: a
+    GenerationConfig and/or its fields as keywords.
 
     Returns (B, S + N) for a DecoderModel (prompt + new tokens) and (B, 1 + N) for an EncoderDecoderModel
     (decoder start token + new tokens), N <= max_new_tokens.
@@ -132,9 +134,10 @@ def generate(model, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
         memory = model.encode(aligned, aligned_mask)  # (B, S, d): computed once for all steps
         attention_mask = aligned_mask
         buf = torch.full((B, 1 + N), pad, dtype=torch.long, device=device)
+        assert mcfg.decoder_start_token_id is not None  # resolved by ModelConfig.__post_init__
         buf[:, 0] = mcfg.decoder_start_token_id
         lens = torch.ones(B, dtype=torch.long, device=device)
-        step = _EncDecStepper(model, memory, attention_mask, buf, cfg.use_cache)
+        step: Union[_EncDecStepper, _DecoderStepper] = _EncDecStepper(model, memory, attention_mask, buf, cfg.use_cache)
     elif isinstance(model, DecoderModel):
         if S + N > mcfg.max_seq_len and mcfg.position in ("learned", "sinusoidal"):
             raise ValueError(f"generate: prompt width {S} + max_new_tokens {N} exceeds max_seq_len "
@@ -154,7 +157,7 @@ def generate(model, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
 
     logits = step.first(lens)  # (B, V): next-token logits of every row
     done = torch.zeros(B, dtype=torch.bool, device=device)
-    new = []
+    new: List[Tensor] = []
     for t in range(N):
         nxt = _pick(logits, seen, cfg, gen)
         nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
@@ -187,20 +190,20 @@ class _DecoderStepper:
         if self.cache is None:
             return self._full(lens)
         # Prefill: pads beyond lens[b] are written too but are overwritten by the next tokens before being read.
-        logits = self.model(self.buf[:, :width], cache=self.cache)  # (B, width, V)
+        logits: Tensor = self.model(self.buf[:, :width], cache=self.cache)  # (B, width, V)
         self.cache.seqlens = lens.to(torch.int32)
         return logits[rows, lens - 1]
 
     def _full(self, lens: Tensor) -> Tensor:
         rows = torch.arange(self.buf.shape[0], device=self.buf.device)
         # Causal attention on a left-aligned batch: a row never sees its own trailing padding, no mask needed.
-        logits = self.model(self.buf[:, :int(lens.max())])
+        logits: Tensor = self.model(self.buf[:, :int(lens.max())])
         return logits[rows, lens - 1]
 
     def next(self, tokens: Tensor, lens: Tensor) -> Tensor:
         if self.cache is None:
             return self._full(lens)
-        logits = self.model(tokens[:, None], cache=self.cache)  # (B, 1, V)
+        logits: Tensor = self.model(tokens[:, None], cache=self.cache)  # (B, 1, V)
         self.cache.seqlens = self.cache.seqlens + 1
         return logits[:, -1]
 

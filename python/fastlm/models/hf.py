@@ -8,7 +8,7 @@ silently compute something else. Every fastlm parameter must receive a weight (c
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict
+from typing import Any, Callable, Dict, Set, Union
 
 import torch
 from torch import Tensor, nn
@@ -34,7 +34,7 @@ def _require(cond: bool, msg: str) -> None:
         raise ValueError(f"from_hf: {msg}")
 
 
-def _rope_theta(c) -> float:
+def _rope_theta(c: Any) -> float:
     params = getattr(c, "rope_parameters", None) or {}
     kind = params.get("rope_type", "default") if isinstance(params, dict) else "default"
     _require(kind == "default", f"RoPE type {kind!r} is not supported (only the default rotary embedding)")
@@ -42,7 +42,7 @@ def _rope_theta(c) -> float:
     return float(theta if theta is not None else getattr(c, "rope_theta", 10000.0))
 
 
-def config_from_hf(hf_config) -> ModelConfig:
+def config_from_hf(hf_config: Any) -> ModelConfig:
     """Translate a transformers config (gpt2, llama, bert, roformer, bart, t5) into a ModelConfig."""
     c, t = hf_config, hf_config.model_type
     if t == "gpt2":
@@ -87,7 +87,8 @@ def config_from_hf(hf_config) -> ModelConfig:
                            position_offset=2, norm="layer", norm_position="post",
                            activation=_act(c.activation_function, t), tie_embeddings=True, bias=True,
                            embedding_norm=True, embed_scale=math.sqrt(c.d_model) if c.scale_embedding else 1.0,
-                           lm_head_bias=True, pad_token_id=c.pad_token_id, decoder_start_token_id=getattr(c, "decoder_start_token_id", None))
+                           lm_head_bias=True, pad_token_id=c.pad_token_id,
+                           decoder_start_token_id=getattr(c, "decoder_start_token_id", None))
     if t == "t5":
         gated = c.is_gated_act
         act = c.dense_act_fn
@@ -114,9 +115,9 @@ class _Copier:
     def __init__(self, model: nn.Module, hf_state: Dict[str, Tensor]):
         self.params = dict(model.named_parameters(remove_duplicate=False))
         self.hf = hf_state
-        self.done = set()
+        self.done: Set[int] = set()
 
-    def __call__(self, dst: str, src, fn: Callable[[Tensor], Tensor] = lambda t: t) -> None:
+    def __call__(self, dst: str, src: Union[str, Tensor], fn: Callable[[Tensor], Tensor] = lambda t: t) -> None:
         t = fn(self.hf[src] if isinstance(src, str) else src)
         p = self.params[dst]
         if p.shape != t.shape:
@@ -141,7 +142,10 @@ class _Copier:
             raise ValueError(f"from_hf: no HF weight for {', '.join(missing[:8])}")
 
 
-def _gpt2(m, cfg, s, cp):
+State = Dict[str, Tensor]
+
+
+def _gpt2(m: nn.Module, cfg: ModelConfig, s: State, cp: _Copier) -> None:
     d = cfg.d_model
     cp("body.embed.tokens.weight", "transformer.wte.weight")
     cp("body.embed.positions.weight", "transformer.wpe.weight")
@@ -159,7 +163,7 @@ def _gpt2(m, cfg, s, cp):
     cp.norm("body.norm", "transformer.ln_f")
 
 
-def _llama(m, cfg, s, cp):
+def _llama(m: nn.Module, cfg: ModelConfig, s: State, cp: _Copier) -> None:
     b = cfg.bias
     cp("body.embed.tokens.weight", "model.embed_tokens.weight")
     for i in range(cfg.n_layers):
@@ -176,7 +180,7 @@ def _llama(m, cfg, s, cp):
         cp("lm_head.out.weight", "lm_head.weight")
 
 
-def _bert_like(cfg, s, cp, pre: str, dst: str, t: str):
+def _bert_like(cfg: ModelConfig, s: State, cp: _Copier, pre: str, dst: str, t: str) -> None:
     e = f"{pre}.embeddings"
     cp(f"{dst}.embed.tokens.weight", f"{e}.word_embeddings.weight")
     if t == "bert":
@@ -194,14 +198,15 @@ def _bert_like(cfg, s, cp, pre: str, dst: str, t: str):
         cp.norm(f"{f}.norm2", f"{h}.output.LayerNorm")
 
 
-def _mlm_head(cp, dst: str):
+def _mlm_head(cp: _Copier, dst: str) -> None:
     cp.linear(f"{dst}.dense", "cls.predictions.transform.dense")
     cp.norm(f"{dst}.norm", "cls.predictions.transform.LayerNorm")
     cp(f"{dst}.out.bias", "cls.predictions.bias")
 
 
-def _bart(m, cfg, s, cp):
+def _bart(m: nn.Module, cfg: ModelConfig, s: State, cp: _Copier) -> None:
     cp("tokens.weight", "model.shared.weight")
+    assert cfg.n_decoder_layers is not None  # resolved by ModelConfig.__post_init__
     for side, n_layers in (("encoder", cfg.n_layers), ("decoder", cfg.n_decoder_layers)):
         p = f"model.{side}"
         cp(f"{side}.embed.positions.weight", f"{p}.embed_positions.weight")
@@ -223,8 +228,9 @@ def _bart(m, cfg, s, cp):
     cp("lm_head.out.bias", "final_logits_bias", lambda t: t.reshape(-1))
 
 
-def _t5(m, cfg, s, cp):
+def _t5(m: nn.Module, cfg: ModelConfig, s: State, cp: _Copier) -> None:
     cp("tokens.weight", "shared.weight")
+    assert cfg.n_decoder_layers is not None  # resolved by ModelConfig.__post_init__
     for side, n_layers in (("encoder", cfg.n_layers), ("decoder", cfg.n_decoder_layers)):
         cp(f"{side}.rel.embedding.weight", f"{side}.block.0.layer.0.SelfAttention.relative_attention_bias.weight")
         for i in range(n_layers):
@@ -253,9 +259,11 @@ def _t5(m, cfg, s, cp):
 
 def from_hf(hf_model: nn.Module) -> nn.Module:
     """A fastlm model with the weights of `hf_model` (a transformers PreTrainedModel), in float32, eval mode."""
-    cfg = config_from_hf(hf_model.config)
-    t = hf_model.config.model_type
+    hf_config: Any = hf_model.config
+    cfg = config_from_hf(hf_config)
+    t: str = hf_config.model_type
     s = {k: v.detach().float().cpu() for k, v in hf_model.state_dict().items()}
+    model: nn.Module
     if t in ("gpt2", "llama"):
         model = DecoderModel(cfg)
         cp = _Copier(model, s)

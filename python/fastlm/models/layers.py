@@ -15,31 +15,38 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Callable, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from .. import ops as _ops
 from .config import ModelConfig
+
+Rope = Optional[_ops.RotaryEmbedding]
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Attention entry points (switching the backend is a change here only)
 # ----------------------------------------------------------------------------------------------------------------
-def _attend(q: Tensor, k: Tensor, v: Tensor, *, causal: bool, scale: Optional[float], rope=None,
+def _attend(q: Tensor, k: Tensor, v: Tensor, *, causal: bool, scale: Optional[float], rope: Rope = None,
             key_padding_mask: Optional[Tensor] = None) -> Tensor:
     """q (B, Sq, H, D), k/v (B, Sk, Hkv, D), key_padding_mask (B, Sk) bool True=attend -> (B, Sq, H, D)."""
-    return _ops.attention(q, k, v, causal=causal, softmax_scale=scale, rope=rope, key_padding_mask=key_padding_mask)
+    out = _ops.attention(q, k, v, causal=causal, softmax_scale=scale, rope=rope, key_padding_mask=key_padding_mask)
+    assert isinstance(out, Tensor)  # return_lse=False
+    return out
 
 
 def _attend_cached(q: Tensor, k_cache: Tensor, v_cache: Tensor, k_new: Tensor, v_new: Tensor, seqlens: Tensor, *,
-                   scale: Optional[float], rope=None) -> Tensor:
+                   scale: Optional[float], rope: Rope = None) -> Tensor:
     """Append k_new/v_new (B, Snew, Hkv, D) to the caches (B, Smax, Hkv, D) at rows seqlens[b].., then causal
     attention of q (B, Snew, H, D) over the first seqlens[b] + Snew rows."""
-    return _ops.attention_with_kvcache(q, k_cache, v_cache, k_new=k_new, v_new=v_new, cache_seqlens=seqlens,
-                                       rope=rope, causal=True, softmax_scale=scale)
+    out = _ops.attention_with_kvcache(q, k_cache, v_cache, k_new=k_new, v_new=v_new, cache_seqlens=seqlens,
+                                      rope=rope, causal=True, softmax_scale=scale)
+    assert isinstance(out, Tensor)  # return_lse=False
+    return out
 
 
 def _attend_with_bias(q: Tensor, k: Tensor, v: Tensor, bias: Tensor, *, causal: bool, scale: Optional[float],
@@ -83,7 +90,8 @@ class KVCache:
     need no padding mask (the kernel reads only the first seqlens[b] + Snew rows).
     """
 
-    def __init__(self, n_layers: int, batch: int, max_len: int, n_kv_heads: int, head_dim: int, *, dtype, device):
+    def __init__(self, n_layers: int, batch: int, max_len: int, n_kv_heads: int, head_dim: int, *,
+                 dtype: torch.dtype, device: Union[torch.device, str, None]):
         shape = (batch, max_len, n_kv_heads, head_dim)
         self.layers: List[LayerCache] = [
             LayerCache(torch.zeros(shape, dtype=dtype, device=device), torch.zeros(shape, dtype=dtype, device=device))
@@ -113,11 +121,15 @@ def make_norm(cfg: ModelConfig) -> nn.Module:
     return RMSNorm(cfg.d_model, cfg.norm_eps) if cfg.norm == "rms" else nn.LayerNorm(cfg.d_model, eps=cfg.norm_eps)
 
 
-def activation_fn(name: str):
+def _gelu_tanh(x: Tensor) -> Tensor:
+    return F.gelu(x, approximate="tanh")
+
+
+def activation_fn(name: str) -> Callable[[Tensor], Tensor]:
     if name in ("gelu",):
         return F.gelu
     if name in ("gelu_new", "geglu"):
-        return lambda x: F.gelu(x, approximate="tanh")
+        return _gelu_tanh
     if name == "swiglu":
         return F.silu
     return F.relu
@@ -137,9 +149,10 @@ class MLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.act(self.fc1(x))  # (B, S, F)
-        if self.gated:
+        if self.up is not None:  # gated
             h = h * self.up(x)
-        return self.fc2(self.drop(h))
+        out: Tensor = self.fc2(self.drop(h))
+        return out
 
 
 def sinusoidal_table(n: int, d: int) -> Tensor:
@@ -180,13 +193,14 @@ class Embeddings(nn.Module):
             if self.positions is not None:
                 x = x + self.positions(positions + self.cfg.position_offset)
             else:
-                x = x + self.sinusoid[positions].to(x.dtype)
+                x = x + self.get_buffer("sinusoid")[positions].to(x.dtype)
         if self.types is not None:
             tt = token_type_ids if token_type_ids is not None else torch.zeros_like(ids)
             x = x + self.types(tt)
         if self.norm is not None:
             x = self.norm(x)
-        return self.drop(x)
+        out: Tensor = self.drop(x)
+        return out
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -218,7 +232,7 @@ class RelativePositionBias(nn.Module):
     def forward(self, q_pos: Tensor, k_pos: Tensor) -> Tensor:
         """q_pos (..., Sq), k_pos (..., Sk) long -> bias (..., H, Sq, Sk)."""
         rel = k_pos[..., None, :] - q_pos[..., :, None]  # (..., Sq, Sk)
-        b = self.embedding(self.bucket(rel))  # (..., Sq, Sk, H)
+        b: Tensor = self.embedding(self.bucket(rel))  # (..., Sq, Sk, H)
         return b.movedim(-1, -3)
 
 
@@ -231,33 +245,39 @@ class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig, *, causal: bool, cross: bool = False):
         super().__init__()
         self.cfg, self.causal, self.cross = cfg, causal, cross
+        assert cfg.n_kv_heads is not None and cfg.head_dim is not None  # resolved by ModelConfig.__post_init__
         H, Hkv, D = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
+        self.n_heads, self.n_kv_heads, self.head_dim = H, Hkv, D
         self.q = nn.Linear(cfg.d_model, H * D, bias=cfg.bias)
         self.k = nn.Linear(cfg.d_model, Hkv * D, bias=cfg.bias)
         self.v = nn.Linear(cfg.d_model, Hkv * D, bias=cfg.bias)
         self.o = nn.Linear(H * D, cfg.d_model, bias=cfg.bias)
 
     def _heads(self, t: Tensor, n: int) -> Tensor:
-        return t.unflatten(-1, (n, self.cfg.head_dim))  # (B, S, n*D) -> (B, S, n, D)
+        return t.reshape(*t.shape[:-1], n, self.head_dim)  # (B, S, n*D) -> (B, S, n, D)
 
-    def kv(self, src: Tensor):
-        Hkv = self.cfg.n_kv_heads
+    def kv(self, src: Tensor) -> Tuple[Tensor, Tensor]:
+        Hkv = self.n_kv_heads
         return self._heads(self.k(src), Hkv), self._heads(self.v(src), Hkv)  # (B, Sk, Hkv, D) each
 
-    def forward(self, x: Tensor, *, key_padding_mask: Optional[Tensor] = None, rope=None,
+    def forward(self, x: Tensor, *, key_padding_mask: Optional[Tensor] = None, rope: Rope = None,
                 bias: Optional[Tensor] = None, memory: Optional[Tensor] = None,
                 cache: Optional[LayerCache] = None, seqlens: Optional[Tensor] = None) -> Tensor:
         cfg = self.cfg
-        q = self._heads(self.q(x), cfg.n_heads)  # (B, Sq, H, D)
+        q = self._heads(self.q(x), self.n_heads)  # (B, Sq, H, D)
         if self.cross:
-            if cache is not None and cache.cross_k is not None:
+            if cache is not None and cache.cross_k is not None and cache.cross_v is not None:
                 k, v = cache.cross_k, cache.cross_v  # encoder output projected once per generation
             else:
+                if memory is None:
+                    raise ValueError("cross-attention needs the encoder output (memory=)")
                 k, v = self.kv(memory)
                 if cache is not None:
                     cache.cross_k, cache.cross_v = k, v
             out = _attend(q, k, v, causal=False, scale=cfg.attn_scale, key_padding_mask=key_padding_mask)
         elif cache is not None:
+            if seqlens is None:
+                raise ValueError("a KV-cache step needs seqlens (the cached length of each row)")
             k, v = self.kv(x)
             if bias is not None:
                 out = _cached_with_bias(q, k, v, cache, seqlens, bias, scale=cfg.attn_scale)
@@ -271,7 +291,8 @@ class Attention(nn.Module):
             else:
                 out = _attend(q, k, v, causal=self.causal, scale=cfg.attn_scale, rope=rope,
                               key_padding_mask=key_padding_mask)
-        return self.o(out.flatten(-2))  # (B, Sq, H*D) -> (B, Sq, d)
+        y: Tensor = self.o(out.flatten(-2))  # (B, Sq, H*D) -> (B, Sq, d)
+        return y
 
 
 def _cached_with_bias(q: Tensor, k: Tensor, v: Tensor, cache: LayerCache, seqlens: Tensor, bias: Tensor, *,
@@ -306,18 +327,24 @@ class Block(nn.Module):
         self.norm2 = make_norm(cfg)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def _sub(self, x: Tensor, norm: nn.Module, fn) -> Tensor:
+    def _sub(self, x: Tensor, norm: nn.Module, fn: Callable[[Tensor], Tensor]) -> Tensor:
+        y: Tensor
         if self.pre:
-            return x + self.drop(fn(norm(x)))
-        return norm(x + self.drop(fn(x)))
+            y = x + self.drop(fn(norm(x)))
+        else:
+            y = norm(x + self.drop(fn(x)))
+        return y
 
-    def forward(self, x: Tensor, *, key_padding_mask=None, rope=None, bias=None, memory=None, memory_mask=None,
-                cache: Optional[LayerCache] = None, seqlens: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, *, key_padding_mask: Optional[Tensor] = None, rope: Rope = None,
+                bias: Optional[Tensor] = None, memory: Optional[Tensor] = None,
+                memory_mask: Optional[Tensor] = None, cache: Optional[LayerCache] = None,
+                seqlens: Optional[Tensor] = None) -> Tensor:
         x = self._sub(x, self.norm1, lambda h: self.attn(h, key_padding_mask=key_padding_mask, rope=rope,
                                                           bias=bias, cache=cache, seqlens=seqlens))
-        if self.cross is not None:
-            x = self._sub(x, self.norm_cross, lambda h: self.cross(h, key_padding_mask=memory_mask, memory=memory,
-                                                                   cache=cache))
+        if self.cross is not None and self.norm_cross is not None:
+            cross = self.cross
+            x = self._sub(x, self.norm_cross, lambda h: cross(h, key_padding_mask=memory_mask, memory=memory,
+                                                              cache=cache))
         return self._sub(x, self.norm2, self.mlp)
 
 
@@ -326,6 +353,10 @@ class Stack(nn.Module):
 
     causal: decoder self-attention. cross: blocks also attend to `memory` (B, Senc, d) (encoder-decoder).
     tokens: a token embedding shared with another stack (encoder-decoder) or None for a new one.
+    gradient_checkpointing (from cfg; see `set_gradient_checkpointing`): in training, each block's activations
+    are recomputed in the backward pass instead of kept (torch.utils.checkpoint, non-reentrant; the RNG state
+    is replayed, so dropout masks and gradients are the same as without it). Rejected alternative: the
+    reentrant variant, which drops gradients of inputs that do not require grad and breaks with FSDP2 hooks.
     """
 
     def __init__(self, cfg: ModelConfig, n_layers: int, *, causal: bool, cross: bool = False,
@@ -336,8 +367,11 @@ class Stack(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg, causal=causal, cross=cross) for _ in range(n_layers))
         self.norm = make_norm(cfg) if cfg.final_norm else None
         self.rel = RelativePositionBias(cfg, bidirectional=not causal) if cfg.position == "relative" else None
-        self.rope = (_ops.RotaryEmbedding(cfg.rotary_dim or cfg.head_dim, base=cfg.rope_base,
-                                          interleaved=cfg.rope_interleaved, max_position=cfg.max_seq_len)
+        self.gradient_checkpointing = bool(cfg.gradient_checkpointing)
+        rotary_dim = cfg.rotary_dim or cfg.head_dim
+        assert rotary_dim is not None  # resolved by ModelConfig.__post_init__
+        self.rope = (_ops.RotaryEmbedding(rotary_dim, base=cfg.rope_base, interleaved=cfg.rope_interleaved,
+                                          max_position=cfg.max_seq_len)
                      if cfg.position == "rope" else None)
 
     def forward(self, ids: Tensor, *, attention_mask: Optional[Tensor] = None,
@@ -350,7 +384,7 @@ class Stack(nn.Module):
         positions = None
         if cache is not None:
             positions = cache.seqlens.long()[:, None] + torch.arange(S, device=ids.device)[None]  # (B, S)
-        x = self.embed(ids, positions, token_type_ids)  # (B, S, d)
+        x: Tensor = self.embed(ids, positions, token_type_ids)  # (B, S, d)
         kpm = None if (attention_mask is None or cache is not None) else attention_mask.bool()
         mkpm = None if memory_mask is None else memory_mask.bool()
         bias = None
@@ -361,11 +395,32 @@ class Stack(nn.Module):
             else:
                 pos = torch.arange(S, device=ids.device)
                 bias = self.rel(pos, pos)[None]  # (1, H, S, S)
+        recompute = self.gradient_checkpointing and self.training and cache is None and torch.is_grad_enabled()
         for i, blk in enumerate(self.blocks):
-            x = blk(x, key_padding_mask=kpm, rope=self.rope, bias=bias, memory=memory, memory_mask=mkpm,
-                    cache=None if cache is None else cache.layers[i],
-                    seqlens=None if cache is None else cache.seqlens)
-        return x if self.norm is None else self.norm(x)
+            if recompute:
+                x = checkpoint(blk, x, use_reentrant=False, key_padding_mask=kpm, rope=self.rope, bias=bias,
+                               memory=memory, memory_mask=mkpm)
+            else:
+                x = blk(x, key_padding_mask=kpm, rope=self.rope, bias=bias, memory=memory, memory_mask=mkpm,
+                        cache=None if cache is None else cache.layers[i],
+                        seqlens=None if cache is None else cache.seqlens)
+        if self.norm is not None:
+            out: Tensor = self.norm(x)
+            return out
+        return x
+
+
+def set_gradient_checkpointing(model: nn.Module, enabled: bool = True) -> nn.Module:
+    """Turn activation checkpointing of every transformer block of `model` on or off (the runtime switch for
+    ModelConfig.gradient_checkpointing; works on wrapped models too: DDP, FSDP2, torch.compile). Returns model."""
+    found = False
+    for m in model.modules():
+        if isinstance(m, Stack):
+            m.gradient_checkpointing = bool(enabled)
+            found = True
+    if not found:
+        raise TypeError(f"set_gradient_checkpointing: {type(model).__name__} contains no fastlm model")
+    return model
 
 
 def init_weights(module: nn.Module, std: float) -> None:
@@ -373,9 +428,11 @@ def init_weights(module: nn.Module, std: float) -> None:
     for m in module.modules():
         if isinstance(m, (nn.Linear, nn.Embedding)):
             nn.init.normal_(m.weight, 0.0, std)
-            if getattr(m, "bias", None) is not None:
-                nn.init.zeros_(m.bias)
+            bias = getattr(m, "bias", None)
+            if isinstance(bias, Tensor):
+                nn.init.zeros_(bias)
         elif isinstance(m, (nn.LayerNorm, RMSNorm)):
             nn.init.ones_(m.weight)
-            if getattr(m, "bias", None) is not None:
-                nn.init.zeros_(m.bias)
+            bias = getattr(m, "bias", None)
+            if isinstance(bias, Tensor):
+                nn.init.zeros_(bias)

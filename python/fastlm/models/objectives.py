@@ -12,7 +12,7 @@ Dimension legend: B batch, S tokens, V vocabulary.
 """
 from __future__ import annotations
 
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +47,7 @@ def clm_loss(logits: Tensor, input_ids: Tensor, attention_mask: Optional[Tensor]
 # ----------------------------------------------------------------------------------------------------------------
 # MLM
 # ----------------------------------------------------------------------------------------------------------------
-def word_ids_from_tokens(tokenizer, ids: Sequence[int]) -> List[int]:
+def word_ids_from_tokens(tokenizer: Any, ids: Sequence[int]) -> List[int]:
     """Word index of each token (-1 for special tokens), from the token strings: a token starts a new word unless
     it is a WordPiece continuation ('##...') or, for byte-level / metaspace vocabularies, it does not begin with
     a space / 'Ġ' / '▁' and follows a non-special token."""
@@ -86,7 +86,7 @@ def mask_tokens(input_ids: Tensor, *, mask_token_id: int, vocab_size: int, mlm_p
         raise ValueError(f"mask_tokens: mlm_probability must be in (0, 1); got {mlm_probability!r}")
     dev = input_ids.device
 
-    def rand(shape):
+    def rand(shape: Sequence[int]) -> Tensor:
         return torch.rand(shape, generator=generator, device=dev)
 
     special = torch.zeros_like(input_ids, dtype=torch.bool)
@@ -116,7 +116,7 @@ def mask_tokens(input_ids: Tensor, *, mask_token_id: int, vocab_size: int, mlm_p
 # ----------------------------------------------------------------------------------------------------------------
 # T5 span corruption
 # ----------------------------------------------------------------------------------------------------------------
-def sentinel_ids(tokenizer, n: int = 100) -> List[int]:
+def sentinel_ids(tokenizer: Any, n: int = 100) -> List[int]:
     """ids of '<extra_id_0>', '<extra_id_1>', ... that the tokenizer has (at least one is required)."""
     out = []
     for i in range(n):
@@ -210,7 +210,7 @@ def shift_right(labels: Tensor, start_id: int, pad_id: int) -> Tensor:
 # ----------------------------------------------------------------------------------------------------------------
 # DPO
 # ----------------------------------------------------------------------------------------------------------------
-def sequence_logprobs(model, input_ids: Tensor, response_mask: Tensor,
+def sequence_logprobs(model: Callable[[Tensor, Optional[Tensor]], Tensor], input_ids: Tensor, response_mask: Tensor,
                       attention_mask: Optional[Tensor] = None) -> Tensor:
     """Sum of log p(token | previous tokens) over the response tokens of each row -> (B,).
 

@@ -1,7 +1,7 @@
 """Byte-level BPE training: `fastlm.train("bpe", corpus, vocab_size=..., ...)` -> a ready Tokenizer.
 
-The corpus is streamed: Python reads it in ~1 MiB chunks and hands batches to the C++ counter, which pre-tokenizes
-and counts on C++ threads with the GIL released. Only the pre-token counts are kept (memory grows with the number
+The corpus is streamed (training/_corpus.py): Python reads it in ~1 MiB chunks and hands batches to the C++
+counter, which pre-tokenizes and counts on C++ threads with the GIL released. Only the pre-token counts are kept (memory grows with the number
 of distinct pre-tokens, not with the corpus). For the built-in patterns (r50k, cl100k, o200k) the C++ scanners
 split the text; any other regex is split here with the `regex` module and only the counts are sent to C++.
 
@@ -15,21 +15,16 @@ Special tokens found in the training text are cut out before counting (they neve
 from __future__ import annotations
 
 import os
-import sys
 from collections import Counter
-from pathlib import Path
-from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from .. import _core
 from ..formats.patterns import resolve_pattern, scanner_for
 from ..formats.tiktoken import build_bpe
 from ..tokenizer import Tokenizer
-from ._corpus import CHUNK_BYTES, _paths, iter_text_chunks
+from ._corpus import count_corpus, progress_bar, progress_callback, show_progress
 
 __all__ = ["train", "learn_merges"]
-
-# Items of an iterable corpus are sent to C++ in batches of about this many bytes per thread.
-_BATCH_BYTES = CHUNK_BYTES
 
 
 def train(
@@ -58,21 +53,27 @@ def train(
     progress: tqdm bars for counting and merging (shown only on a terminal).
     errors: 'strict' (invalid UTF-8 in a file raises ValueError naming the file and byte offset) or 'replace'.
     """
-    model, _, specials, pat = _train(files_or_iterable, vocab_size=vocab_size, pattern=pattern,
-                                     special_tokens=special_tokens, min_frequency=min_frequency,
-                                     max_token_length=max_token_length, num_threads=num_threads, progress=progress,
-                                     errors=errors)
-    return build_bpe(model, pattern=pat, special_tokens=specials, name=name or "bpe", state={})
+    r = _train(files_or_iterable, vocab_size=vocab_size, pattern=pattern, special_tokens=special_tokens,
+               min_frequency=min_frequency, max_token_length=max_token_length, num_threads=num_threads,
+               progress=progress, errors=errors)
+    return build_bpe(r.model, pattern=r.pattern, special_tokens=r.special_ids, name=name or "bpe", state={})
 
 
 def learn_merges(files_or_iterable: Any, **options: Any) -> List[Tuple[bytes, bytes, int]]:
     """The merges `train` applies, in order, as (left bytes, right bytes, count). Same options as `train`."""
     options.pop("name", None)
-    model, merges, _, _ = _train(files_or_iterable, **options)
-    return [(bytes(model.token_bytes(a)), bytes(model.token_bytes(b)), int(n)) for a, b, _, n in merges]
+    r = _train(files_or_iterable, **options)
+    return [(bytes(r.model.token_bytes(a)), bytes(r.model.token_bytes(b)), int(n)) for a, b, _, n in r.merges]
 
 
 # ---------------------------------------------------------------------------------------------------- internals
+class _Trained(NamedTuple):
+    model: _core.BpeModel
+    merges: List[Tuple[int, int, int, int]]  # (left id, right id, merged id, count), in order
+    special_ids: Dict[str, int]
+    pattern: str
+
+
 def _check_options(vocab_size: Any, special_tokens: Any, min_frequency: Any, max_token_length: Any,
                    num_threads: Any, errors: Any) -> List[str]:
     if isinstance(special_tokens, str):
@@ -104,111 +105,62 @@ def _check_options(vocab_size: Any, special_tokens: Any, min_frequency: Any, max
     return specials
 
 
-def _bar(enabled: bool, **kw: Any) -> Any:
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency of the [train] extra
-        return None
-    return tqdm(**kw)
-
-
 def _train(files_or_iterable: Any, *, vocab_size: int, pattern: str = "o200k", special_tokens: Sequence[str] = (),
            min_frequency: int = 2, max_token_length: Optional[int] = None, num_threads: Optional[int] = None,
-           progress: bool = True, errors: str = "strict") -> tuple:
+           progress: bool = True, errors: str = "strict") -> _Trained:
     specials = _check_options(vocab_size, special_tokens, min_frequency, max_token_length, num_threads, errors)
     if not isinstance(pattern, str) or not pattern:
         raise ValueError("pattern must be a non-empty string: a regex or one of 'r50k', 'cl100k', 'o200k'")
     pat = resolve_pattern(pattern)
     scanner = scanner_for(pat)
-    rx = None
-    if scanner is None:
-        import regex
-
-        try:
-            rx = regex.compile(pat)
-        except regex.error as e:
-            raise ValueError(f"pattern is not a valid regex: {e}") from None
     threads = num_threads or (os.cpu_count() or 1)
-    show = bool(progress) and sys.stderr.isatty()
+    show = show_progress(progress)
 
     kind = getattr(_core.PretokKind, scanner) if scanner else _core.PretokKind.NONE
     counter = _core.BpeTrainCounter(kind, specials)
-    paths = _paths(files_or_iterable)
-    total = sum(p.stat().st_size for p in paths if p.is_file()) if paths else None
-    bar = _bar(show, total=total, unit="B", unit_scale=True, desc="counting pre-tokens")
-    try:
-        batches = _batches(files_or_iterable, paths, threads, errors)
-        if rx is None:
-            for batch, nbytes in batches:
-                counter.count_texts(batch, threads)
-                if bar is not None:
-                    bar.update(sum(len(x.encode("utf-8", "surrogatepass")) for x in batch))
-        else:
-            sp = regex_specials(specials)
-            for batch, nbytes in batches:
-                counts: Counter = Counter()
-                for text in batch:
-                    for seg in (sp.split(text) if sp is not None else (text,)):
-                        counts.update(rx.findall(seg))
-                counter.add_pieces([(k, v) for k, v in counts.items() if k])
-                if bar is not None:
-                    bar.update(sum(len(x.encode("utf-8", "surrogatepass")) for x in batch))
-    finally:
-        if bar is not None:
-            bar.close()
+    if scanner is not None:
+        def count(batch: List[str]) -> None:
+            counter.count_texts(batch, threads)
+    else:
+        split = _regex_splitter(pat, specials)
+
+        def count(batch: List[str]) -> None:
+            counter.add_pieces(split(batch))
+    count_corpus(files_or_iterable, count, threads=threads, errors=errors, show=show, desc="counting pre-tokens")
     if counter.distinct_upper_bound == 0:
         raise ValueError("the training corpus is empty (no text outside special tokens); pass non-empty files or texts")
 
-    mbar = _bar(show, total=vocab_size - len(specials), desc="learning merges", unit="tok")
+    with progress_bar(show, total=vocab_size - len(specials), desc="learning merges", unit="tok") as bar:
+        model, merges, _ = _core.train_bpe(counter, vocab_size - len(specials), min_frequency, max_token_length or 0,
+                                           progress_callback(bar))
+    first = int(model.id_bound)
+    return _Trained(model, list(merges), {t: first + i for i, t in enumerate(specials)}, pat)
 
-    def report(done: int, total_: int) -> None:
-        mbar.update(done - mbar.n)
+
+def _regex_splitter(pat: str, specials: List[str]) -> Callable[[List[str]], List[Tuple[str, int]]]:
+    """For a custom regex: batch -> [(pre-token, count)], splitting with `regex` (special tokens cut out first)."""
+    import regex
 
     try:
-        model, merges, _ = _core.train_bpe(counter, vocab_size - len(specials), min_frequency, max_token_length or 0,
-                                           report if mbar is not None else None)
-    finally:
-        if mbar is not None:
-            mbar.close()
-    first = int(model.id_bound)
-    special_ids = {t: first + i for i, t in enumerate(specials)}
-    return model, merges, special_ids, pat
+        rx = regex.compile(pat)
+    except regex.error as e:
+        raise ValueError(f"pattern is not a valid regex: {e}") from None
+    sp = regex_specials(specials)
+
+    def split(batch: List[str]) -> List[Tuple[str, int]]:
+        counts: Counter[str] = Counter()
+        for text in batch:
+            for seg in (sp.split(text) if sp is not None else (text,)):
+                counts.update(rx.findall(seg))
+        return [(k, v) for k, v in counts.items() if k]
+
+    return split
 
 
 def regex_specials(specials: List[str]) -> Any:
+    """A compiled alternation of the special tokens (longest first), or None when there are none."""
     if not specials:
         return None
     import regex
 
     return regex.compile("|".join(regex.escape(t) for t in sorted(specials, key=len, reverse=True)))
-
-
-def _batches(corpus: Any, paths: Optional[List[Path]], threads: int, errors: str) -> Iterator[Tuple[list, int]]:
-    """Yield (list of texts, their size in bytes): about `threads` chunks at a time, so every thread has work."""
-    if paths is not None:
-        src: Iterable[str] = iter_text_chunks(paths, errors=errors)
-    else:
-        if isinstance(corpus, (str, bytes, bytearray)):
-            raise TypeError("corpus must be a path (str or os.PathLike of an existing file), a list of paths, or an "
-                            "iterable of str; a single string that is not a file path is not accepted")
-        try:
-            src = iter(corpus)
-        except TypeError:
-            raise TypeError(
-                f"corpus must be a path, a list of paths or an iterable of str, not {type(corpus).__name__}"
-            ) from None
-    limit = _BATCH_BYTES * max(1, threads)
-    batch: list = []
-    size = 0
-    for i, t in enumerate(src):
-        if not isinstance(t, str):
-            raise TypeError(f"corpus item {i} is {type(t).__name__}, expected str")
-        batch.append(t)
-        size += len(t)
-        if size >= limit:
-            yield batch, size
-            batch, size = [], 0
-    if batch:
-        yield batch, size

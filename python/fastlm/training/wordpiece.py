@@ -8,14 +8,12 @@ deterministic: the same corpus and options give the same vocabulary whatever num
 from __future__ import annotations
 
 import os
-import sys
-from typing import Any, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 from .. import _core
 from ..formats.bert import DEFAULT_SPECIALS, bert_normalizer, build_wordpiece, wordpiece_state
 from ..tokenizer import Tokenizer
-from ._corpus import _paths
-from .bpe import _bar, _batches
+from ._corpus import count_corpus, progress_bar, progress_callback, show_progress
 
 __all__ = ["train"]
 
@@ -76,34 +74,20 @@ def train(
                          handle_chinese_chars=handle_chinese_chars)
     strip = lowercase if strip_accents is None else strip_accents
     threads = num_threads or (os.cpu_count() or 1)
-    show = bool(progress) and sys.stderr.isatty()
+    show = show_progress(progress)
 
     counter = _core.WordPieceTrainCounter(True, clean_text, handle_chinese_chars, strip, lowercase, specials)
-    paths = _paths(files_or_iterable)
-    total = sum(p.stat().st_size for p in paths if p.is_file()) if paths else None
-    bar = _bar(show, total=total, unit="B", unit_scale=True, desc="counting words")
-    try:
-        for batch, _ in _batches(files_or_iterable, paths, threads, errors):
-            counter.count_texts(batch, threads)
-            if bar is not None:
-                bar.update(sum(len(x.encode("utf-8", "surrogatepass")) for x in batch))
-    finally:
-        if bar is not None:
-            bar.close()
+
+    def count(batch: List[str]) -> None:
+        counter.count_texts(batch, threads)
+
+    count_corpus(files_or_iterable, count, threads=threads, errors=errors, show=show, desc="counting words")
     if counter.distinct_words == 0:
         raise ValueError("the training corpus is empty (no words outside special tokens); pass non-empty files or texts")
 
-    mbar = _bar(show, total=vocab_size, desc="learning vocabulary", unit="tok")
-
-    def report(done: int, total_: int) -> None:
-        mbar.update(done - mbar.n)
-
-    try:
+    with progress_bar(show, total=vocab_size, desc="learning vocabulary", unit="tok") as bar:
         tokens = _core.train_wordpiece(counter, vocab_size, min_frequency, limit_alphabet or 0, specials,
-                                       wordpieces_prefix, report if mbar is not None else None)
-    finally:
-        if mbar is not None:
-            mbar.close()
+                                       wordpieces_prefix, progress_callback(bar))
     vocab = [(t, i) for i, t in enumerate(tokens)]
     st = wordpiece_state(vocab, normalizer=nz, unk_token=unk_token, prefix=wordpieces_prefix,
                          special_tokens=specials, name=name or "wordpiece")
