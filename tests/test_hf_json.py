@@ -240,6 +240,30 @@ def test_trained_tokenizers_read_identically_in_hf(trained, kind, lines):
     assert_encodes_like(fastlm_from(path), hf, lines[:1000], kind)
 
 
+@pytest.mark.parametrize("byte_fallback", [False, True])
+def test_trained_unigram_reads_identically_in_hf_and_transformers(byte_fallback, lines, tmp_path):
+    """fastlm.train("unigram") saved as tokenizer.json: HF gives sentencepiece's (= fastlm's) ids up to exact score
+    ties; fastlm reading the file is HF exactly; transformers gives the same ids and offsets."""
+    files = [data_path("text", "en_botchan.txt"), data_path("text", "ja_wagahaiwa_nekodearu.txt")]
+    tok = fastlm.train("unigram", files, vocab_size=4000, byte_fallback=byte_fallback, progress=False)
+    path = tmp_path / "tokenizer.json"
+    tok.save(path)
+    hf = hf_from(path)
+    text = [x for x in lines if x]
+    ties = 0
+    for line, a, b in zip(text, tok.encode_batch(text), hf.encode_batch(text, add_special_tokens=False)):
+        if a != b.ids:
+            ties += 1
+            assert sum(Fraction(tok.get_score(i)) for i in a) == sum(Fraction(tok.get_score(i)) for i in b.ids), line
+    assert ties <= 3
+    back = fastlm_from(path)
+    assert_encodes_like(back, hf, lines[:1500], f"unigram byte_fallback={byte_fallback}")
+    hft = transformers.PreTrainedTokenizerFast(tokenizer_file=str(path))
+    got = hft(text[:800], return_offsets_mapping=True)
+    for k, f in enumerate(back(text[:800])):
+        assert (f.ids, [tuple(o) for o in f.offsets]) == (got["input_ids"][k], [tuple(o) for o in got["offset_mapping"][k]]), k
+
+
 @pytest.mark.parametrize("name", ["bert-base-uncased", "roberta-style", "llama2", "t5_botchan", "gpt2"])
 def test_transformers_fast_tokenizer_reads_fastlm_files(name, tmp_path, lines):
     p0 = tmp_path / "src.json"
