@@ -2,8 +2,8 @@
 
 For each file under ../shared/data/tokenizers: fastlm loads it, saves tokenizer.json, and then
 * HF `tokenizers.Tokenizer.from_file` on the saved file gives the original tokenizer's ids (and its offsets, except
-  for SentencePiece models, whose own offset convention gives the dummy-prefix piece an empty span where HF's
-  Metaspace spans the space it came from);
+  for SentencePiece models: their offsets follow sentencepiece's convention, e.g. an empty span for the dummy-prefix
+  piece, where HF's Metaspace / Replace alignment gives the piece the space it came from);
 * fastlm reloading the saved file gives HF's encodings exactly: ids, offsets, type ids, masks, pairs, decoding;
 * `transformers.PreTrainedTokenizerFast(tokenizer_file=...)` on the saved file gives the same ids and offset
   mapping as fastlm, with and without special tokens.
