@@ -86,12 +86,13 @@ def child(name: str, libfuzzer_args: List[str]) -> None:
     # (rejected for that reason); so import every module first, then instrument fastlm's functions in place.
     import fastlm
 
-    skip = ("models", "ops", "demo", "kernels", "bench", "tokdemo", "cli")  # torch side, CLI: not reached
+    # torch side and CLI entry points: not reached; a `__main__` module would run its program on import
+    skip = ("models", "ops", "demo", "kernels", "bench", "tokdemo", "cli", "train_lm", "__main__")
     todo = [(fastlm.__path__, "fastlm.")]
     while todo:
         path, prefix = todo.pop()
         for m in pkgutil.iter_modules(path, prefix):
-            if m.name.split(".")[1] in skip:
+            if m.name.split(".")[1] in skip or m.name.endswith(".__main__"):
                 continue
             mod = importlib.import_module(m.name)
             if m.ispkg:
