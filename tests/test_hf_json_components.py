@@ -266,6 +266,7 @@ def test_added_tokens_every_flag_like_hf():
     ("model", {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b"]}, "merged token 'ab'"),
     ("model", {"type": "Unigram", "vocab": [["a", 0.0]], "unk_id": 3}, "unk_id"),
     ("added_tokens", [{"id": 1, "content": ""}], r"added_tokens\[0\].content"),
+    ("pre_tokenzier", None, r"bad.json: unknown field\(s\) 'pre_tokenzier'"),  # HF refuses the file too
 ])
 def test_unsupported_components_raise_naming_them(field, value, msg):
     obj = json.loads(conv.gpt2_json(True))

@@ -40,6 +40,8 @@ MODEL_SAVERS: Dict[str, Callable[[Tokenizer], JsonObj]] = {}
 # Modules (in this package) that fill the registries when imported; imported on first use, so no import cycle.
 PROVIDERS = ["hf_bpe", "hf_wordpiece", "hf_spm"]
 VERSION = "1.0"
+FIELDS = ("version", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer", "post_processor",
+          "decoder", "model")
 
 
 def _ensure_registered() -> None:
@@ -70,6 +72,10 @@ def load_obj(obj: JsonObj, source: str = "<tokenizer.json>", **options: Any) -> 
     if not isinstance(obj, dict):
         raise ValueError(f"{source}: a tokenizer.json must hold a JSON object")
     _ensure_registered()
+    unknown = sorted(set(obj) - set(FIELDS))
+    if unknown:  # HF refuses these files too; a misspelt field must not silently drop a component
+        raise ValueError(f"{source}: unknown field(s) {', '.join(repr(k) for k in unknown)} (a tokenizer.json has "
+                         f"{', '.join(FIELDS)})")
     model = obj.get("model")
     if not isinstance(model, dict):
         raise ValueError(f"{source}: field 'model' is missing or not an object")
@@ -122,8 +128,7 @@ def to_obj(tok: Tokenizer) -> JsonObj:
     obj["padding"] = padding_to_json(tok.padding)
     obj["post_processor"] = post_processor_to_json(tok.post_processor)
     out: JsonObj = {"version": obj.get("version", VERSION)}
-    for k in ("truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer", "post_processor", "decoder",
-              "model"):
+    for k in FIELDS[1:]:
         out[k] = obj.get(k)
     return out
 

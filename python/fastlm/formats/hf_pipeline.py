@@ -6,7 +6,7 @@ encoder) remain the fast path for the files they reproduce exactly (hf_bpe.py, h
 from __future__ import annotations
 
 import json
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .. import _core
 from ..tokenizer import Tokenizer
@@ -22,9 +22,13 @@ def _vocab_dict(m: JsonObj, where: Where) -> List[Tuple[str, int]]:
     if not raw:
         raise where.sub("vocab").error("is empty")
     out = []
+    owner: Dict[int, str] = {}
     for t, i in raw.items():
         if not isinstance(i, int) or isinstance(i, bool) or i < 0:
             raise where.sub("vocab").error(f"maps {t!r} to {i!r}, expected an id >= 0")
+        if i in owner:  # HF keeps both spellings for encoding; fastlm (and decoding) needs one token per id
+            raise where.sub("vocab").error(f"maps both {owner[i]!r} and {t!r} to id {i}")
+        owner[i] = t
         out.append((t, i))
     return out
 
