@@ -30,6 +30,10 @@ def test_ascii_table_matches_generated_table():
     assert _core._ascii_table_consistent()
 
 
+def test_bmp_class_table_matches_generated_table():
+    assert _core._bmp_table_consistent()
+
+
 @pytest.mark.parametrize("kind,pattern", SCANNERS, ids=IDS)
 def test_scanners_on_every_corpus(kind, pattern):
     files = text_files()
@@ -66,6 +70,21 @@ _TEXT = st.lists(st.one_of(_ALPHABET, _SPECIAL), max_size=40).map("".join)
 @settings(max_examples=400, deadline=None)
 @given(text=_TEXT)
 def test_scanners_property(kind, pattern, text):
+    check(kind, pattern, text)
+
+
+# Mostly ASCII: the scanners' ASCII fast paths (words, digit runs, punctuation runs, whitespace runs) must stop
+# exactly where the patterns do, including next to a non-ASCII letter, digit, mark or space.
+_ASCII_HEAVY = st.lists(
+    st.one_of(st.sampled_from(list("aZ q(){}[];:.,!?/\\'\"-_=+*&^%$#@~`<>|09 \t\r\n\x0b\x0c\x00")),
+              st.sampled_from(list("éÉ日ـ\u0301\u00a0\u3000١½ſ"))),
+    max_size=50).map("".join)
+
+
+@pytest.mark.parametrize("kind,pattern", SCANNERS, ids=IDS)
+@settings(max_examples=600, deadline=None)
+@given(text=_ASCII_HEAVY)
+def test_scanners_property_ascii_heavy(kind, pattern, text):
     check(kind, pattern, text)
 
 

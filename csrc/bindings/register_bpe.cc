@@ -54,18 +54,46 @@ void register_bpe(py::module_& m) {
              return out;
            })
       .def("merge_table", &BpeModel::merge_table)
-      .def("encode_pieces",
-           [](const BpeModel& b, py::list pieces) {
-             std::vector<std::string_view> v;
-             v.reserve(pieces.size());
-             for (auto p : pieces) v.push_back(text_view(p));
-             std::vector<uint32_t> out;
-             {
-               py::gil_scoped_release nogil;
-               for (auto s : v) b.encode_piece(s, out);
-             }
-             return py::cast(out);
-           });
+      .def_property_readonly("has_backtracker", &BpeModel::has_backtracker)
+      .def(
+          "encode_pieces",
+          [](const BpeModel& b, py::list pieces, const std::string& method) {
+            BpeModel::Method m = method == "merge"       ? BpeModel::Method::kMerge
+                                 : method == "backtrack" ? BpeModel::Method::kBacktrack
+                                 : method == "auto"      ? BpeModel::Method::kAuto
+                                                         : throw py::value_error("method must be 'auto', 'merge' or 'backtrack'");
+            std::vector<std::string_view> v;
+            v.reserve(pieces.size());
+            for (auto p : pieces) v.push_back(text_view(p));
+            std::vector<uint32_t> out;
+            {
+              py::gil_scoped_release nogil;
+              for (auto s : v) b.encode_piece_with(m, s, out);
+            }
+            return py::cast(out);
+          },
+          py::arg("pieces"), py::arg("method") = "auto",
+          "Encode pre-tokenized pieces. method: 'auto' (what the encoder does, caches included), 'merge' (the "
+          "rank-merge loop) or 'backtrack' (the backtracking encoder; ValueError if the model has none).")
+      .def(
+          "compatible",
+          [](const BpeModel& b, uint32_t left, uint32_t right) {
+            const fastlm::bpe::Backtracker* bt = b.backtracker();
+            if (!bt) throw py::value_error("this BPE model has no backtracking encoder");
+            if (!bt->matchable(left) || !bt->matchable(right))
+              throw py::value_error("compatible() takes two tokens that are their own BPE encoding");
+            return bt->compatible(left, right);
+          },
+          py::arg("left"), py::arg("right"),
+          "True if BPE on the bytes of the two tokens ends with exactly these two tokens.")
+      .def(
+          "is_matchable",
+          [](const BpeModel& b, uint32_t id) {
+            const fastlm::bpe::Backtracker* bt = b.backtracker();
+            if (!bt) throw py::value_error("this BPE model has no backtracking encoder");
+            return bt->matchable(id);
+          },
+          py::arg("id"), "True if the token is the BPE encoding of its own bytes (the backtracking encoder emits it).");
 
   using fastlm::bpe::BpeEncoder;
   py::class_<BpeEncoder, fastlm::Encoder, std::shared_ptr<BpeEncoder>>(m, "BpeEncoder")

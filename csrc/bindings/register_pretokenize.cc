@@ -36,6 +36,7 @@ void register_pretokenize(py::module_& m) {
       },
       py::arg("kind"), py::arg("text"), "Split text into pre-tokens with a built-in scanner.");
   m.def("_ascii_table_consistent", &fastlm::pretok::ascii_table_consistent);
+  m.def("_bmp_table_consistent", &fastlm::pretok::bmp_table_consistent);
 }
 
 }  // namespace fastlm_py

@@ -52,20 +52,6 @@ inline size_t run_other(const unsigned char* b, size_t n, size_t p) {
   return p;
 }
 
-// Case-insensitive contraction body after an apostrophe at b[p-1]: [sdmt]|ll|ve|re (and U+017F LONG S, which
-// simple case folding maps to 's'). Returns its byte length or 0.
-inline size_t contraction_ci(const unsigned char* b, size_t n, size_t p) {
-  if (p >= n) return 0;
-  unsigned char c = b[p] | 0x20;
-  if (b[p] < 0x80 && (c == 's' || c == 'd' || c == 'm' || c == 't')) return 1;
-  if (b[p] == 0xC5 && p + 1 < n && b[p + 1] == 0xBF) return 2;
-  if (p + 1 < n && b[p] < 0x80 && b[p + 1] < 0x80) {
-    unsigned char c2 = b[p + 1] | 0x20;
-    if ((c == 'l' && c2 == 'l') || (c == 'v' && c2 == 'e') || (c == 'r' && c2 == 'e')) return 2;
-  }
-  return 0;
-}
-
 // Whitespace run starting at p (cp at p is whitespace): returns its end; sets last_start (start of its last code
 // point) and last_crlf (offset of its last \r or \n, or SIZE_MAX).
 inline size_t ws_run(const unsigned char* b, size_t n, size_t p, size_t& last_start, size_t& last_crlf) {
@@ -135,7 +121,25 @@ bool ascii_table_consistent() {
   return true;
 }
 
-size_t next_r50k(const unsigned char* b, size_t n, size_t pos) {
+uint8_t g_bmp_class[0x10000];
+
+namespace {
+// Defined after kTable in this file, so it runs after it (the Unicode tables are constant-initialized).
+struct BmpClassInit {
+  BmpClassInit() {
+    for (uint32_t cp = 0; cp < 0x10000; ++cp) g_bmp_class[cp] = class_of_cp(cp);
+  }
+};
+const BmpClassInit kBmpClassInit;
+}  // namespace
+
+bool bmp_table_consistent() {
+  for (uint32_t cp = 0; cp < 0x10000; ++cp)
+    if (g_bmp_class[cp] != class_of_cp(cp)) return false;
+  return true;
+}
+
+size_t next_r50k_general(const unsigned char* b, size_t n, size_t pos) {
   const unsigned char* end = b + n;
   unsigned char c = b[pos];
   if (c == '\'' && pos + 1 < n) {  // 's|'t|'re|'ve|'m|'ll|'d  (case-sensitive)
@@ -168,7 +172,7 @@ size_t next_r50k(const unsigned char* b, size_t n, size_t pos) {
   return e;                              // \s+ (a single whitespace code point before \S)
 }
 
-size_t next_cl100k(const unsigned char* b, size_t n, size_t pos) {
+size_t next_cl100k_general(const unsigned char* b, size_t n, size_t pos) {
   const unsigned char* end = b + n;
   unsigned char c = b[pos];
   if (c == '\'') {  // '(?i:[sdmt]|ll|ve|re)
@@ -211,7 +215,7 @@ size_t next_cl100k(const unsigned char* b, size_t n, size_t pos) {
   return e;                                    // \s
 }
 
-size_t next_o200k(const unsigned char* b, size_t n, size_t pos) {
+size_t next_o200k_general(const unsigned char* b, size_t n, size_t pos) {
   const unsigned char* end = b + n;
   unsigned char c = b[pos];
   int len;

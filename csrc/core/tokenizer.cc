@@ -1,6 +1,10 @@
 #include "core/tokenizer.h"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <memory>
+#include <mutex>
 
 #include "core/error.h"
 #include "core/parallel.h"
@@ -89,18 +93,76 @@ void Tokenizer::encode_batch(const std::vector<std::string_view>& texts, const u
                [&](int, size_t i) { encode(texts[i], allowed, disallowed, with_offsets, out[i]); });
 }
 
+void Tokenizer::encode_batch_stream(const std::vector<std::string_view>& texts, const uint8_t* allowed,
+                                    const uint8_t* disallowed, int num_threads, const BatchReady& ready) const {
+  const size_t n = texts.size();
+  if (n == 0) return;
+  const int t = resolve_threads(num_threads, n);
+  // Chunks of consecutive documents, claimed dynamically (one long document does not stall the others); a chunk's
+  // ids go to one vector, appended document after document. Thread 0 is the caller: between its own chunks it
+  // hands the finished prefix of chunks to ready(); what is left when all are done is handed over at the end.
+  const size_t chunk = t <= 1 ? n : std::max<size_t>(1, std::min<size_t>(64, n / (size_t(t) * 16)));
+  const size_t nchunks = (n + chunk - 1) / chunk;
+  // One cache line (or more) per part: neighbouring chunks are written by different threads, and vector headers
+  // sharing a line ping-ponged between the cores on every append.
+  struct alignas(64) Part {
+    Encoding enc;                 // ids of the chunk's documents, concatenated
+    std::vector<size_t> offsets;  // chunk size + 1
+    std::atomic<uint8_t> done{0};
+  };
+  std::unique_ptr<Part[]> parts(new Part[nchunks]);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr err;
+  std::mutex err_mu;
+  size_t handed = 0;  // chunks given to ready(); touched by thread 0 only
+  auto hand_over = [&](bool all) {
+    while (handed < nchunks && (all || parts[handed].done.load(std::memory_order_acquire))) {
+      Part& p = parts[handed];
+      size_t b = handed * chunk;
+      ready(b, std::min(n, b + chunk), p.enc.ids.data(), p.offsets.data());
+      std::vector<uint32_t>().swap(p.enc.ids);
+      ++handed;
+    }
+  };
+  auto work = [&](int w) {
+    try {
+      while (!failed.load(std::memory_order_relaxed)) {
+        size_t k = next.fetch_add(1);
+        if (k >= nchunks) break;
+        Part& p = parts[k];
+        size_t b = k * chunk, e = std::min(n, b + chunk);
+        p.offsets.reserve(e - b + 1);
+        p.offsets.push_back(0);
+        for (size_t i = b; i < e; ++i) {
+          encode(texts[i], allowed, disallowed, false, p.enc);
+          p.offsets.push_back(p.enc.ids.size());
+        }
+        p.done.store(1, std::memory_order_release);
+        if (w == 0) hand_over(false);
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> g(err_mu);
+      if (!err) err = std::current_exception();
+      failed = true;
+    }
+  };
+  run_on_workers(t, work);
+  if (err) std::rethrow_exception(err);
+  hand_over(true);
+}
+
 void Tokenizer::encode_batch_flat(const std::vector<std::string_view>& texts, const uint8_t* allowed,
                                   const uint8_t* disallowed, int num_threads, std::vector<uint32_t>& ids,
                                   std::vector<int64_t>& doc_offsets) const {
-  std::vector<Encoding> encs;
-  encode_batch(texts, allowed, disallowed, false, num_threads, encs);
+  ids.clear();
   doc_offsets.assign(texts.size() + 1, 0);
-  for (size_t i = 0; i < encs.size(); ++i) doc_offsets[i + 1] = doc_offsets[i] + int64_t(encs[i].ids.size());
-  ids.resize(size_t(doc_offsets.back()));
-  parallel_for(encs.size(), num_threads, [&](int, size_t i) {
-    std::copy(encs[i].ids.begin(), encs[i].ids.end(), ids.begin() + doc_offsets[i]);
-    std::vector<uint32_t>().swap(encs[i].ids);
-  });
+  encode_batch_stream(texts, allowed, disallowed, num_threads,
+                      [&](size_t begin, size_t end, const uint32_t* part, const size_t* offs) {
+                        size_t base = ids.size();
+                        ids.insert(ids.end(), part, part + offs[end - begin]);
+                        for (size_t i = begin; i < end; ++i) doc_offsets[i + 1] = int64_t(base + offs[i - begin + 1]);
+                      });
 }
 
 std::string Tokenizer::decode(const uint32_t* ids, size_t n) const {

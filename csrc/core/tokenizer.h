@@ -7,6 +7,7 @@
 // str positions.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -73,6 +74,13 @@ class Tokenizer {
 
   void encode_batch(const std::vector<std::string_view>& texts, const uint8_t* allowed, const uint8_t* disallowed,
                     bool with_offsets, int num_threads, std::vector<Encoding>& out) const;
+  // Streamed batch: calls ready(begin, end, ids, offsets) on the calling thread for consecutive ranges of
+  // documents, in order, as soon as they are encoded, while the other threads go on: document i (begin <= i < end)
+  // is ids[offsets[i - begin] .. offsets[i - begin + 1]). The bindings build Python lists there, so that serial
+  // work overlaps the parallel encoding; documents of a range share one buffer (no allocation per document).
+  using BatchReady = std::function<void(size_t begin, size_t end, const uint32_t* ids, const size_t* offsets)>;
+  void encode_batch_stream(const std::vector<std::string_view>& texts, const uint8_t* allowed,
+                           const uint8_t* disallowed, int num_threads, const BatchReady& ready) const;
 
   // Flat batch: all ids concatenated, doc_offsets has texts.size() + 1 entries.
   void encode_batch_flat(const std::vector<std::string_view>& texts, const uint8_t* allowed,

@@ -108,13 +108,26 @@ class BpeModel:
         ...
     def __init__(self, vocab: collections.abc.Sequence[tuple[bytes, typing.SupportsInt | typing.SupportsIndex]], merges: typing.Any = None, whole_piece_lookup: bool = True) -> None:
         ...
-    def encode_pieces(self, arg0: list) -> typing.Any:
-        ...
+    def compatible(self, left: typing.SupportsInt | typing.SupportsIndex, right: typing.SupportsInt | typing.SupportsIndex) -> bool:
+        """
+        True if BPE on the bytes of the two tokens ends with exactly these two tokens.
+        """
+    def encode_pieces(self, pieces: list, method: str = 'auto') -> typing.Any:
+        """
+        Encode pre-tokenized pieces. method: 'auto' (what the encoder does, caches included), 'merge' (the rank-merge loop) or 'backtrack' (the backtracking encoder; ValueError if the model has none).
+        """
+    def is_matchable(self, id: typing.SupportsInt | typing.SupportsIndex) -> bool:
+        """
+        True if the token is the BPE encoding of its own bytes (the backtracking encoder emits it).
+        """
     def merge_table(self) -> list[tuple[int, int, int, int]]:
         ...
     def token_bytes(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> typing.Any:
         ...
     def vocab(self) -> list:
+        ...
+    @property
+    def has_backtracker(self) -> bool:
         ...
     @property
     def id_bound(self) -> int:
@@ -426,6 +439,8 @@ class UnigramTrainer:
     def stats(self) -> dict:
         ...
 def _ascii_table_consistent() -> bool:
+    ...
+def _bmp_table_consistent() -> bool:
     ...
 def bert_normalize(text: typing.Any, clean_text: bool = True, handle_chinese_chars: bool = True, strip_accents: bool = True, lowercase: bool = True) -> tuple[bytes, numpy.typing.NDArray[numpy.uint32], numpy.typing.NDArray[numpy.uint32]]:
     """

@@ -319,6 +319,8 @@ class Tokenizer:
         if isinstance(texts, (str, bytes)):
             raise TypeError("encode_batch takes a list of texts; for one text use encode()")
         texts = list(texts)
+        if set(map(type, texts)) <= {str}:  # C-level pass; the loop below only runs to name a bad item
+            return texts
         for i, t in enumerate(texts):
             if not isinstance(t, str):
                 raise TypeError(f"texts[{i}] is {type(t).__name__}, expected str")
