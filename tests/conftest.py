@@ -1,6 +1,7 @@
 """Shared test helpers: the shared data folder, and the rule that missing data skips locally but fails in CI."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -26,6 +27,21 @@ def text_files() -> list:
     if not d.exists():
         return []
     return sorted(d.glob("*.txt"))
+
+
+def sample_lines(per_file: int, *, nonempty: bool = False, utf8_demo_lines: "int | None" = None) -> list:
+    """The first `per_file` lines of every shared text file (only non-empty ones if `nonempty`), then every
+    blns string and the lines of UTF-8-demo.txt (the first `utf8_demo_lines` of them, or all)."""
+    files = text_files()
+    if not files:
+        data_path("text")
+    out: list = []
+    for p in files:
+        lines = p.read_text(encoding="utf-8").split("\n")
+        out += ([x for x in lines if x] if nonempty else lines)[:per_file]
+    out += json.loads(data_path("unicode", "blns.json").read_text(encoding="utf-8"))
+    out += data_path("unicode", "UTF-8-demo.txt").read_text(encoding="utf-8").split("\n")[:utf8_demo_lines]
+    return out
 
 
 @pytest.fixture(scope="session")

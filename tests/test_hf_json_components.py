@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from conftest import data_path, text_files
+from conftest import data_path, sample_lines
 
 import fastlm
 from fastlm.formats import hf_json
@@ -26,14 +26,7 @@ import _hf_convert as conv  # noqa: E402
 
 @pytest.fixture(scope="module")
 def lines():
-    files = text_files()
-    if not files:
-        data_path("text")
-    out = []
-    for p in files:
-        out += [x for x in p.read_text(encoding="utf-8").split("\n") if x][:60]
-    out += json.loads(data_path("unicode", "blns.json").read_text(encoding="utf-8"))
-    out += data_path("unicode", "UTF-8-demo.txt").read_text(encoding="utf-8").split("\n")
+    out = sample_lines(60, nonempty=True)
     norm = data_path("unicode", "NormalizationTest.txt").read_text(encoding="utf-8").split("\n")
     rng = random.Random(0)
     for ln in rng.sample([x for x in norm if x and not x.startswith(("#", "@"))], 300):

@@ -16,7 +16,7 @@ from fractions import Fraction
 
 import pytest
 
-from conftest import DATA, data_path, text_files
+from conftest import DATA, data_path, sample_lines
 
 import fastlm
 
@@ -57,15 +57,7 @@ def test_the_list_covers_every_shared_tokenizer_file():
 
 @pytest.fixture(scope="module")
 def lines():
-    files = text_files()
-    if not files:
-        data_path("text")
-    out = []
-    for p in files:
-        out += p.read_text(encoding="utf-8").split("\n")[:LINES_PER_FILE]
-    out += json.loads(data_path("unicode", "blns.json").read_text(encoding="utf-8"))
-    out += data_path("unicode", "UTF-8-demo.txt").read_text(encoding="utf-8").split("\n")[:100]
-    return out
+    return sample_lines(LINES_PER_FILE, utf8_demo_lines=100)
 
 
 @pytest.fixture(scope="module", params=FILES)
