@@ -3,9 +3,16 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# `python -m pytest` puts the checkout root on sys.path. There the top-level kernels/ folder (shipped inside the
+# wheel as fastlm.kernels) would shadow the unrelated `kernels` distribution that transformers imports; the
+# tests never import anything from the root, so it comes off the path.
+_ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _ROOT]
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
