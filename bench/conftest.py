@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
 import pytest
+
+# As in tests/conftest.py: the root's kernels/ folder must not shadow the `kernels` distribution transformers uses.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parents[1]]
 
 from fastlm.bench import best_of  # noqa: F401  (re-exported: the benchmarks import it from here)
 

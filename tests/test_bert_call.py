@@ -21,7 +21,10 @@ def pair_tok():
     hf = HFTokenizer.from_file(str(path))
     hf.no_padding()
     hf.no_truncation()
-    return fastlm.load(path), hf
+    tok = fastlm.load(path)
+    tok.no_padding()  # the file sets both; the tests pass them per call
+    tok.no_truncation()
+    return tok, hf
 
 
 def _same(f, h, where="") -> None:
@@ -171,10 +174,11 @@ def _json(tmp_path, mutate):
     (lambda o: o["model"].__setitem__("vocab", {"a": "x", "[UNK]": 1}), "model.vocab"),
     (lambda o: o["model"].__setitem__("unk_token", "<unk>"), "model.unk_token"),
     (lambda o: o["model"].__setitem__("max_input_chars_per_word", "100"), "model.max_input_chars_per_word"),
-    (lambda o: o.__setitem__("normalizer", {"type": "NFKC"}), "normalizer.type"),
-    (lambda o: o.__setitem__("pre_tokenizer", {"type": "Metaspace"}), "pre_tokenizer.type"),
-    (lambda o: o.__setitem__("decoder", {"type": "ByteLevel"}), "decoder.type"),
-    (lambda o: o.__setitem__("post_processor", {"type": "RobertaProcessing"}), "post_processor.type"),
+    (lambda o: o.__setitem__("normalizer", {"type": "Nmt"}), "normalizer.type"),
+    (lambda o: o.__setitem__("pre_tokenizer", {"type": "CharDelimiterSplit"}), "pre_tokenizer.type"),
+    (lambda o: o.__setitem__("decoder", {"type": "CTC"}), "decoder.type"),
+    (lambda o: o.__setitem__("post_processor", {"type": "RobertaProcessing"}), "post_processor.sep"),
+    (lambda o: o.__setitem__("post_processor", {"type": "Foo"}), "post_processor.type"),
     (lambda o: o.__setitem__("added_tokens", [{"id": "x"}]), "added_tokens[0]"),
 ])
 def test_malformed_tokenizer_json_names_the_field(tmp_path, mutate, field):

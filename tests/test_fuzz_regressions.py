@@ -132,7 +132,7 @@ def test_an_invalid_split_regex_is_a_value_error_naming_the_file(tmp_path):
     src["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "(?<bad"
     p = tmp_path / "tokenizer.json"
     p.write_text(json.dumps(src), encoding="utf-8")
-    with pytest.raises(ValueError, match="tokenizer.json: invalid pre-tokenizer pattern"):
+    with pytest.raises(ValueError, match=r"tokenizer.json: field 'pre_tokenizer.pretokenizers\[0\].pattern' is a regex fastlm cannot run"):
         fastlm.load(p)
     with pytest.raises(ValueError, match="invalid pre-tokenizer pattern"):
         fastlm.Tokenizer.from_ranks({bytes([b]): b for b in range(256)}, pattern="[unclosed")

@@ -114,12 +114,31 @@ def test_merges_as_lists_and_fastlm_resave(gpt2_json, tmp_path, texts):
     assert hf.encode(text, add_special_tokens=False).ids == want
 
 
+@pytest.mark.parametrize("edit", [
+    lambda o: o.__setitem__("normalizer", {"type": "NFC"}),
+    lambda o: o["pre_tokenizer"].__setitem__("add_prefix_space", True),
+    lambda o: o["model"].__setitem__("byte_fallback", True),
+    lambda o: o.__setitem__("pre_tokenizer", {"type": "Whitespace"}),
+])
+def test_other_byte_level_variants_run_on_the_general_pipeline(gpt2_json, tmp_path, texts, edit):
+    """What the byte-level fast path does not cover loads on the general pipeline, with HF's ids."""
+    obj = json.loads(gpt2_json.read_text(encoding="utf-8"))
+    edit(obj)
+    p = tmp_path / "variant.json"
+    p.write_text(json.dumps(obj), encoding="utf-8")
+    tok = fastlm.load(p)
+    assert type(tok._core.encoder).__name__ == "PipelineEncoder"
+    hf = tokenizers.Tokenizer.from_file(str(p))
+    text = texts["en_tweets_emotion_train.txt"][:30000] + texts["ja_wagahaiwa_nekodearu.txt"][:3000]
+    assert tok.encode_ordinary(text) == hf.encode(text, add_special_tokens=False).ids
+
+
 @pytest.mark.parametrize("edit, msg", [
-    (lambda o: o.__setitem__("normalizer", {"type": "NFC"}), "normalizer 'NFC'"),
-    (lambda o: o["pre_tokenizer"].__setitem__("add_prefix_space", True), "add_prefix_space"),
-    (lambda o: o["model"].__setitem__("byte_fallback", True), "byte_fallback"),
-    (lambda o: o["model"]["merges"].__setitem__(0, "Ġ"), "merge #1"),
-    (lambda o: o.__setitem__("pre_tokenizer", {"type": "Whitespace"}), "Whitespace"),
+    (lambda o: o["model"]["merges"].__setitem__(0, "\u0120"), r"model\.merges\[0\]"),
+    (lambda o: o["model"].__setitem__("dropout", 0.1), "dropout"),
+    (lambda o: o.__setitem__("normalizer", {"type": "Nmt"}), "normalizer.type.*Nmt"),
+    (lambda o: o.__setitem__("pre_tokenizer", {"type": "UnicodeScripts"}), "pre_tokenizer.type.*UnicodeScripts"),
+    (lambda o: o.__setitem__("decoder", {"type": "CTC"}), "decoder.type.*CTC"),
 ])
 def test_unsupported_or_malformed_files_raise(gpt2_json, tmp_path, edit, msg):
     obj = json.loads(gpt2_json.read_text(encoding="utf-8"))

@@ -48,6 +48,7 @@ void register_bpe_trainer(py::module_& m);
 void register_tokenizer(py::module_& m);
 void register_wordpiece(py::module_& m);
 void register_unigram(py::module_& m);
+void register_pipeline(py::module_& m);
 void register_unigram_trainer(py::module_& m);
 
 }  // namespace fastlm_py

@@ -35,5 +35,6 @@ PYBIND11_MODULE(_core, m) {
   fastlm_py::register_bpe_trainer(m);
   fastlm_py::register_wordpiece(m);
   fastlm_py::register_unigram(m);
+  fastlm_py::register_pipeline(m);
   fastlm_py::register_unigram_trainer(m);
 }

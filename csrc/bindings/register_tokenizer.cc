@@ -108,7 +108,7 @@ py::list ids_to_list(const std::vector<uint32_t>& ids) {
 
 py::tuple encoding_tuple(fastlm::Encoding&& e, std::string_view text, bool is_str) {
   if (is_str) {
-    fastlm::byte_to_char_offsets(text, e.starts);
+    fastlm::byte_to_char_offsets(text, e.starts, true);
     fastlm::byte_to_char_offsets(text, e.ends);
   }
   return py::make_tuple(to_numpy(std::move(e.ids)), to_numpy(std::move(e.starts)), to_numpy(std::move(e.ends)));

@@ -65,6 +65,10 @@ void Tokenizer::encode(std::string_view text, const uint8_t* allowed, const uint
       }
     }
   }
+  if (enc_->matches_specials()) {
+    enc_->encode_with_specials(text, allowed, with_offsets, out);
+    return;
+  }
   size_t pos = 0;
   if (allowed && matcher_.size()) {
     SpecialMatch m;
@@ -207,7 +211,7 @@ uint32_t Tokenizer::token_to_id(std::string_view token) const {
   return enc_->token_to_id(token);
 }
 
-void byte_to_char_offsets(std::string_view text, std::vector<uint32_t>& offsets) {
+void byte_to_char_offsets(std::string_view text, std::vector<uint32_t>& offsets, bool round_down) {
   if (offsets.empty()) return;
   // Fast path: ASCII text needs no change.
   bool ascii = true;
@@ -222,7 +226,7 @@ void byte_to_char_offsets(std::string_view text, std::vector<uint32_t>& offsets)
   uint32_t ch = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     bool cont = (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
-    map[i] = cont ? ch : ch++;
+    map[i] = cont ? (round_down && ch ? ch - 1 : ch) : ch++;
   }
   map[text.size()] = ch;
   for (auto& o : offsets) o = o <= text.size() ? map[o] : ch;

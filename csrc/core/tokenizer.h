@@ -45,6 +45,15 @@ class Encoder {
   virtual uint32_t token_to_id(std::string_view token) const = 0;  // kNoToken if absent
   virtual size_t id_bound() const = 0;                             // max id + 1
   virtual size_t vocab_size() const = 0;                           // number of tokens
+  // Encoders that match the tokenizer's special tokens themselves return true (the general pipeline: HF added
+  // tokens with lstrip / rstrip / single_word / normalized rules); Tokenizer::encode then passes them the whole
+  // text and the allowed mask (indexed like the Tokenizer's specials, nullptr = none) instead of splitting the
+  // text at special tokens.
+  virtual bool matches_specials() const { return false; }
+  virtual void encode_with_specials(std::string_view text, const uint8_t* allowed, bool with_offsets,
+                                    Encoding& out) const {
+    encode(text, 0, with_offsets, out);
+  }
 };
 
 class Tokenizer {
@@ -91,7 +100,9 @@ class Tokenizer {
   std::vector<uint32_t> id_to_special_;  // id -> special index (sparse over [0, id_bound))
 };
 
-// Byte offsets -> code point offsets for valid UTF-8 text (in place). Offsets may be in any order.
-void byte_to_char_offsets(std::string_view text, std::vector<uint32_t>& offsets);
+// Byte offsets -> code point offsets for valid UTF-8 text (in place). Offsets may be in any order. An offset inside a
+// character maps to the character's end, or with round_down to its start (a token's start: a byte-level token that
+// begins inside a character covers that character, as HF tokenizers reports it).
+void byte_to_char_offsets(std::string_view text, std::vector<uint32_t>& offsets, bool round_down = false);
 
 }  // namespace fastlm

@@ -8,7 +8,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['BpeEncoder', 'BpeModel', 'BpeTrainCounter', 'Encoder', 'PretokKind', 'SpEncoder', 'SpModelProto', 'Tokenizer', 'UnigramTrainer', 'WordPieceEncoder', 'WordPieceModel', 'WordPieceTrainCounter', 'bert_normalize', 'bert_pretokenize', 'format_tiktoken', 'pretokenize', 'train_bpe', 'train_wordpiece', 'unigram_build_charsmap', 'unigram_builtin_charsmap']
+__all__: list[str] = ['BpeEncoder', 'BpeModel', 'BpeTrainCounter', 'Decoder', 'Encoder', 'Normalizer', 'PipelineEncoder', 'PipelineModel', 'PreTokenizer', 'PretokKind', 'Regex', 'SpEncoder', 'SpModelProto', 'Tokenizer', 'UnigramTrainer', 'WordPieceEncoder', 'WordPieceModel', 'WordPieceTrainCounter', 'bert_normalize', 'bert_pretokenize', 'format_tiktoken', 'pretokenize', 'train_bpe', 'train_wordpiece', 'unigram_build_charsmap', 'unigram_builtin_charsmap']
 class Encoder:
     @property
     def id_bound(self) -> int:
@@ -263,6 +263,160 @@ class SpEncoder(Encoder):
         ...
     @property
     def unk_id(self) -> int:
+        ...
+class Normalizer:
+    """
+    A tokenizer.json normalizer (core/pipeline/normalizers.h).
+    """
+    @staticmethod
+    def bert(clean_text: bool, handle_chinese_chars: bool, strip_accents: bool, lowercase: bool) -> Normalizer:
+        ...
+    @staticmethod
+    def lowercase() -> Normalizer:
+        ...
+    @staticmethod
+    def precompiled(charsmap: bytes) -> Normalizer:
+        ...
+    @staticmethod
+    def prepend(prepend: str) -> Normalizer:
+        ...
+    @staticmethod
+    def replace(pattern: str, regex: bool, content: str) -> Normalizer:
+        ...
+    @staticmethod
+    def sequence(items: collections.abc.Sequence[Normalizer]) -> Normalizer:
+        ...
+    @staticmethod
+    def strip(left: bool, right: bool) -> Normalizer:
+        ...
+    @staticmethod
+    def strip_accents() -> Normalizer:
+        ...
+    @staticmethod
+    def unicode(form: str) -> Normalizer:
+        ...
+    def normalize(self, text: typing.Any) -> tuple:
+        """
+        (normalized UTF-8 bytes, per-byte original starts, ends) in bytes.
+        """
+class PreTokenizer:
+    """
+    A tokenizer.json pre-tokenizer (core/pipeline/pretokenizers.h).
+    """
+    @staticmethod
+    def bert() -> PreTokenizer:
+        ...
+    @staticmethod
+    def byte_level(add_prefix_space: bool, use_regex: bool) -> PreTokenizer:
+        ...
+    @staticmethod
+    def digits(individual_digits: bool) -> PreTokenizer:
+        ...
+    @staticmethod
+    def metaspace(replacement: str, prepend_scheme: str, split: bool) -> PreTokenizer:
+        ...
+    @staticmethod
+    def punctuation(behavior: str) -> PreTokenizer:
+        ...
+    @staticmethod
+    def sequence(items: collections.abc.Sequence[PreTokenizer]) -> PreTokenizer:
+        ...
+    @staticmethod
+    def split(pattern: str, regex: bool, behavior: str, invert: bool) -> PreTokenizer:
+        ...
+    @staticmethod
+    def whitespace() -> PreTokenizer:
+        ...
+    @staticmethod
+    def whitespace_split() -> PreTokenizer:
+        ...
+    def pre_tokenize(self, text: typing.Any) -> list:
+        """
+        [(piece bytes, original start, original end)] in bytes.
+        """
+class Decoder:
+    """
+    A tokenizer.json decoder (core/pipeline/decoders.h).
+    """
+    @staticmethod
+    def byte_fallback() -> Decoder:
+        ...
+    @staticmethod
+    def byte_level() -> Decoder:
+        ...
+    @staticmethod
+    def fuse() -> Decoder:
+        ...
+    @staticmethod
+    def metaspace(replacement: str, prepend: bool) -> Decoder:
+        ...
+    @staticmethod
+    def replace(pattern: str, regex: bool, content: str) -> Decoder:
+        ...
+    @staticmethod
+    def sequence(items: collections.abc.Sequence[Decoder]) -> Decoder:
+        ...
+    @staticmethod
+    def strip(content: str, start: typing.SupportsInt | typing.SupportsIndex, stop: typing.SupportsInt | typing.SupportsIndex) -> Decoder:
+        ...
+    @staticmethod
+    def wordpiece(prefix: str, cleanup: bool) -> Decoder:
+        ...
+    def decode_chain(self, tokens: collections.abc.Sequence[str]) -> list:
+        ...
+class PipelineModel:
+    """
+    A tokenizer.json model (core/pipeline/models.h).
+    """
+    @staticmethod
+    def bpe(vocab: collections.abc.Sequence[tuple[str, typing.SupportsInt | typing.SupportsIndex]], merges: collections.abc.Sequence[tuple[str, str]], unk_token: typing.Any, continuing_subword_prefix: str, end_of_word_suffix: str, fuse_unk: bool, byte_fallback: bool, ignore_merges: bool) -> PipelineModel:
+        ...
+    @staticmethod
+    def byte_level_bpe(model: BpeModel, fallback: PipelineModel) -> PipelineModel:
+        """
+        A byte-level vocabulary (BpeModel over raw bytes) behind a ByteLevel pre-tokenizer; `fallback` is the same file's character-level BPE.
+        """
+    @staticmethod
+    def unigram(vocab: collections.abc.Sequence[tuple[str, typing.SupportsFloat | typing.SupportsIndex]], unk_id: typing.SupportsInt | typing.SupportsIndex, byte_fallback: bool) -> PipelineModel:
+        ...
+    @staticmethod
+    def wordpiece(model: WordPieceModel) -> PipelineModel:
+        ...
+    def tokenize(self, piece: typing.Any) -> list:
+        """
+        [(id, start, end)] with byte offsets in the piece.
+        """
+    @property
+    def id_bound(self) -> int:
+        ...
+    @property
+    def vocab_size(self) -> int:
+        ...
+class PipelineEncoder(Encoder):
+    def __init__(self, normalizer: typing.Any, pre_tokenizer: typing.Any, model: PipelineModel, decoder: typing.Any, added: collections.abc.Sequence[tuple[str, typing.SupportsInt | typing.SupportsIndex, bool, bool, bool, bool, bool]]) -> None:
+        """
+        added: [(content, id, special, single_word, lstrip, rstrip, normalized)]; the special ones in the order of the Tokenizer's specials.
+        """
+    def normalize(self, text: typing.Any) -> tuple:
+        """
+        (normalized UTF-8 bytes, per-byte original starts, ends) in bytes.
+        """
+    def pre_tokenize(self, text: typing.Any) -> list:
+        """
+        [(piece bytes, original start, original end)] in bytes, after the normalizer.
+        """
+class Regex:
+    """
+    The pipeline's regex engine (Oniguruma dialect; core/pipeline/regex.h).
+    """
+    def __init__(self, pattern: str) -> None:
+        ...
+    def find_all(self, text: typing.Any) -> list[tuple[int, int]]:
+        """
+        [(start, end)] byte offsets of every match, as the reference iterates them.
+        """
+    @property
+    def pattern(self) -> str:
         ...
 class UnigramTrainer:
     def __init__(self, vocab_size: typing.SupportsInt | typing.SupportsIndex, character_coverage: typing.SupportsFloat | typing.SupportsIndex, max_piece_length: typing.SupportsInt | typing.SupportsIndex, split_by_whitespace: bool, split_by_unicode_script: bool, split_by_number: bool, split_digits: bool, seed_size: typing.SupportsInt | typing.SupportsIndex, shrinking_factor: typing.SupportsFloat | typing.SupportsIndex, num_sub_iterations: typing.SupportsInt | typing.SupportsIndex, precompiled_charsmap: bytes, add_dummy_prefix: bool, remove_extra_whitespaces: bool, cut_tokens: collections.abc.Sequence[str], max_sentences: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, reserved_pieces: typing.SupportsInt | typing.SupportsIndex) -> None:

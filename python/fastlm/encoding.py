@@ -191,37 +191,50 @@ def truncated_lengths(la: int, lb: Optional[int], strategy: Optional[str], max_l
     raise ValueError(f"unknown truncation strategy {strategy!r}")
 
 
-def _plain(ids: List[int], offs: List[Tuple[int, int]], seq: Optional[int], type_id: int = 0, special: int = 0) -> Encoding:
+UNSET = -1  # sequence id of a part no processor assigned (HF: no sequence range); see `finalize_sequence_ids`
+
+
+def plain(ids: List[int], offs: List[Tuple[int, int]], seq: Optional[int], type_id: int = 0,
+          special: int = 0) -> Encoding:
     n = len(ids)
     return Encoding(ids=list(ids), type_ids=[type_id] * n, attention_mask=[1] * n, offsets=list(offs),
                     special_tokens_mask=[special] * n, sequence_ids=[seq] * n)
 
 
-def window(ids: List[int], offs: List[Tuple[int, int]], max_len: Optional[int], stride: int, seq: int) -> Encoding:
-    """Keep the first max_len tokens; the rest goes to `overflowing` as windows of max_len tokens that start every
-    max_len - stride tokens (HF `Encoding::truncate`, right side)."""
+def window(ids: List[int], offs: List[Tuple[int, int]], max_len: Optional[int], stride: int, seq: int,
+           type_id: int = 0, side: str = "right") -> Encoding:
+    """Keep max_len tokens; the rest goes to `overflowing` as windows of max_len tokens that start every
+    max_len - stride tokens (HF `Encoding::truncate`). side="right" keeps the start and windows run forward;
+    side="left" keeps the end and windows run backward from it."""
     n = len(ids)
     if max_len is None or max_len >= n:
-        return _plain(ids, offs, seq)
+        return plain(ids, offs, seq, type_id)
     if max_len == 0:
-        e = _plain([], [], seq)
-        e.overflowing = [_plain(ids, offs, seq)]
+        e = plain([], [], seq, type_id)
+        e.overflowing = [plain(ids, offs, seq, type_id)]
         return e
     if stride >= max_len:
         raise ValueError(f"stride={stride} must be smaller than the number of tokens kept per sequence ({max_len}; "
                          "max_length minus the special tokens, shared between the pair)")
     step = max_len - stride
-    parts = []
-    for start in range(0, n, step):
-        stop = min(start + max_len, n)
-        parts.append(_plain(ids[start:stop], offs[start:stop], seq))
-        if stop == n:
-            break
+    ranges: List[Tuple[int, int]] = []
+    if side == "right":
+        for start in range(0, n, step):
+            stop = min(start + max_len, n)
+            ranges.append((start, stop))
+            if stop == n:
+                break
+    else:
+        for last in range(n - 1, -1, -step):
+            stop = last + 1
+            start = max(stop - max_len, 0)
+            ranges.append((start, stop))
+            if start == 0:
+                break
+    parts = [plain(ids[a:b], offs[a:b], seq, type_id) for a, b in ranges]
     first = parts[0]
     first.overflowing = parts[1:]
     return first
-
-
 def _copy(e: Encoding) -> Encoding:
     return Encoding(ids=list(e.ids), type_ids=list(e.type_ids), attention_mask=list(e.attention_mask),
                     offsets=list(e.offsets), special_tokens_mask=list(e.special_tokens_mask),
@@ -253,30 +266,119 @@ def merge_with(e: Encoding, other: Encoding) -> None:
     e.overflowing = over
 
 
-def _set_type(e: Encoding, type_id: int) -> None:
-    e.type_ids = [type_id] * len(e.ids)
+def finalize_sequence_ids(e: Encoding) -> None:
+    """HF sequence ids: if no part had a sequence assigned, every token is sequence 0; otherwise unassigned
+    tokens (special tokens) have none."""
     for o in e.overflowing:
-        _set_type(o, type_id)
-
-
-def assemble(parts: List[Encoding], post: Any) -> Encoding:
-    """Post-process A (and B), each possibly with overflowing parts: the template's special tokens around them
-    (post=None: no special tokens, B gets type id 1)."""
-    if post is None:
-        pieces = []
-        for i, p in enumerate(parts):
-            _set_type(p, i)
-            pieces.append(p)
+        finalize_sequence_ids(o)
+    if all(s == UNSET for s in e.sequence_ids):
+        e.sequence_ids = [0] * len(e.ids)
     else:
-        pieces = []
-        for tok, tid in (post.pair if len(parts) == 2 else post.single):
-            if tok in ("A", "B"):
-                p = parts[0 if tok == "A" else 1]
-                _set_type(p, tid)
-                pieces.append(p)
-            else:
-                pieces.append(_plain([post.special_tokens[tok]], [(0, 0)], None, tid, 1))
-    out = _plain([], [], None)
+        e.sequence_ids = [None if s == UNSET else s for s in e.sequence_ids]
+
+
+def assemble(parts: List[Encoding], post: Any, add_special_tokens: bool, token_text: Any) -> Encoding:
+    """Post-process A (and B), each possibly with overflowing windows, and concatenate (HF `post_process`). With no
+    post-processor a pair keeps its raw type ids (A 0, B 1) and gets sequence ids 0 / 1."""
+    if post is None:
+        pieces = parts
+        if len(parts) == 2:
+            for k, p in enumerate(parts):
+                _set_sequence(p, k)
+    else:
+        pieces = post.process(parts, add_special_tokens, token_text)
+    out = plain([], [], UNSET)
     for p in pieces:
         merge_with(out, p)
+    finalize_sequence_ids(out)
     return out
+
+
+def _set_sequence(e: Encoding, seq: int) -> None:
+    e.sequence_ids = [seq] * len(e.ids)
+    for o in e.overflowing:
+        _set_sequence(o, seq)
+
+
+# ------------------------------------------------------------------------------------------------ settings
+@dataclass(frozen=True)
+class TruncationParams:
+    """A tokenizer's truncation setting (HF `TruncationParams`): applied by `tok(...)` when the call passes no
+    truncation option. strategy: longest_first / only_first / only_second; direction: right / left."""
+
+    max_length: int
+    stride: int = 0
+    strategy: str = "longest_first"
+    direction: str = "right"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_length, int) or isinstance(self.max_length, bool) or self.max_length < 0:
+            raise ValueError(f"truncation max_length must be an int >= 0, not {self.max_length!r}")
+        if not isinstance(self.stride, int) or isinstance(self.stride, bool) or self.stride < 0:
+            raise ValueError(f"truncation stride must be an int >= 0, not {self.stride!r}")
+        if self.strategy not in ("longest_first", "only_first", "only_second"):
+            raise ValueError(f"truncation strategy must be 'longest_first', 'only_first' or 'only_second', "
+                             f"not {self.strategy!r}")
+        if self.direction not in ("right", "left"):
+            raise ValueError(f"truncation direction must be 'right' or 'left', not {self.direction!r}")
+
+
+@dataclass(frozen=True)
+class PaddingParams:
+    """A tokenizer's padding setting (HF `PaddingParams`): length=None pads a batch to its longest encoding
+    (BatchLongest), an int pads to that length (Fixed)."""
+
+    length: Optional[int] = None
+    direction: str = "right"
+    pad_to_multiple_of: Optional[int] = None
+    pad_id: int = 0
+    pad_type_id: int = 0
+    pad_token: str = "[PAD]"
+
+    def __post_init__(self) -> None:
+        if self.length is not None and (not isinstance(self.length, int) or isinstance(self.length, bool)
+                                        or self.length < 0):
+            raise ValueError(f"padding length must be None or an int >= 0, not {self.length!r}")
+        if self.direction not in ("right", "left"):
+            raise ValueError(f"padding direction must be 'right' or 'left', not {self.direction!r}")
+        if self.pad_to_multiple_of is not None and (not isinstance(self.pad_to_multiple_of, int)
+                                                    or self.pad_to_multiple_of < 0):
+            raise ValueError(f"pad_to_multiple_of must be None or an int >= 0, not {self.pad_to_multiple_of!r}")
+
+
+def truncation_for_call(setting: Optional[TruncationParams], strategy: Optional[str], use_setting: bool,
+                        max_length: Optional[int], stride: int) -> Optional[TruncationParams]:
+    """The truncation of one HF-style call: the tokenizer's setting when the call passes none, else the call's
+    strategy (None: no truncation) with its max_length and stride (the setting's direction, if any)."""
+    if use_setting:
+        return setting
+    if strategy is None:
+        return None
+    if max_length is None or not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 0:
+        raise ValueError(f"truncation needs max_length (an int >= 0), got {max_length!r}")
+    direction = setting.direction if setting is not None else "right"
+    return TruncationParams(max_length=max_length, stride=stride, strategy=strategy, direction=direction)
+
+
+def pad_for_call(encs: List[Encoding], setting: Optional[PaddingParams], padding: Any, max_length: Optional[int],
+                 pad_to_multiple_of: Optional[int], side: Optional[str], pad_id: Any) -> None:
+    """Pads the encodings of one HF-style call: with the tokenizer's setting when the call passes no padding
+    option (Fixed length or the batch's longest, HF `pad_encodings`), else with the call's options (the setting
+    still gives the pad id, type id and side). `pad_id()` finds a pad id when there is no setting."""
+    if padding is None:
+        if setting is None:
+            return
+        target = setting.length if setting.length is not None else max((len(e) for e in encs), default=0)
+        m = setting.pad_to_multiple_of
+        if m and target % m:
+            target += m - target % m
+        pid, type_id, where = setting.pad_id, setting.pad_type_id, side or setting.direction
+    else:
+        t = padded_length([len(e) for e in encs], padding, max_length, pad_to_multiple_of)
+        if t is None:
+            return
+        target = t
+        pid, type_id = (setting.pad_id, setting.pad_type_id) if setting is not None else (int(pad_id()), 0)
+        where = side or (setting.direction if setting is not None else "right")
+    for e in encs:
+        pad_encoding(e, target, pid, type_id, side=where)

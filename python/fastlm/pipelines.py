@@ -32,7 +32,7 @@ _CACHE: "OrderedDict[str, Tokenizer]" = OrderedDict()
 _CACHE_SIZE = 8
 _LOCK = threading.Lock()
 # Attributes a user may set after loading; they travel with the pickle and are applied after the rebuild.
-_ATTRS = ("name", "pad_token", "post_processor")
+_ATTRS = ("name", "pad_token", "post_processor", "truncation", "padding")
 
 
 def reduce_tokenizer(tok: "Tokenizer") -> Tuple[Any, Tuple[Any, ...]]:

@@ -18,8 +18,9 @@ from typing import (TYPE_CHECKING, AbstractSet, Any, Collection, Dict, Iterable,
 import numpy as np
 
 from . import _core
-from .encoding import BatchEncoding, Encoding, assemble, pad_encoding, padded_length, truncated_lengths, window
-from .postprocess import TemplateProcessing
+from .encoding import (UNSET, BatchEncoding, Encoding, PaddingParams, TruncationParams, assemble, pad_for_call,
+                       truncated_lengths, truncation_for_call, window)
+from .postprocess import PostProcessor
 
 if TYPE_CHECKING:  # pragma: no cover
     from .serving import DecodeStream, StreamRule
@@ -53,7 +54,7 @@ class Tokenizer:
         *,
         name: str = "",
         pattern: Optional[str] = None,
-        post_processor: Optional[TemplateProcessing] = None,
+        post_processor: Optional[PostProcessor] = None,
         state: Optional[Dict[str, Any]] = None,
         pad_token: Optional[str] = None,
     ) -> None:
@@ -61,9 +62,14 @@ class Tokenizer:
         self.name = name
         self.pattern = pattern
         self.post_processor = post_processor
+        # HF-style settings applied by __call__ when the call passes no truncation / padding option
+        # (a tokenizer.json's "truncation" and "padding" sections)
+        self.truncation: Optional[TruncationParams] = None
+        self.padding: Optional[PaddingParams] = None
         self._state = state or {}
         specials = core.specials
         self._special_tokens: Dict[str, int] = dict(specials)
+        self._special_ids: Set[int] = set(self._special_tokens.values())
         self._special_order = [t for t, _ in specials]
         self._all_mask = b"\x01" * len(specials) if specials else None
         self._regex: Any = None
@@ -101,9 +107,19 @@ class Tokenizer:
     @property
     def vocab_size(self) -> int:
         """Number of tokens, special tokens included."""
-        bound = int(self._core.encoder.id_bound)
-        # special tokens that are also vocabulary entries (BERT's [CLS], ...) are counted once
-        return int(self._core.encoder.vocab_size) + sum(1 for i in self._special_tokens.values() if i >= bound)
+        enc = self._core.encoder
+        bound, n = int(enc.id_bound), int(enc.vocab_size)
+        model: Any = getattr(enc, "model", None)
+
+        def in_vocab(i: int) -> bool:  # BERT's [CLS] is a vocabulary entry; p50k's <|endoftext|> fills a rank gap
+            if i >= bound:
+                return False
+            if n == bound or not hasattr(model, "token_bytes"):
+                return True
+            return model.token_bytes(i) is not None
+
+        # special tokens that are also vocabulary entries are counted once
+        return n + sum(1 for i in set(self._special_tokens.values()) if not in_vocab(i))
 
     @property
     def model_type(self) -> str:
@@ -323,9 +339,23 @@ class Tokenizer:
         as their text, as tiktoken does.
         """
         if skip_special_tokens and self._special_tokens:
-            special = set(self._special_tokens.values())
-            tokens = [t for t in (tokens.tolist() if isinstance(tokens, np.ndarray) else tokens) if int(t) not in special]
+            tokens = [t for t in (tokens.tolist() if isinstance(tokens, np.ndarray) else tokens)
+                      if not self._is_special_id(int(t))]
         return self._core.decode_bytes(tokens).decode("utf-8", errors=errors)
+
+    def _is_special_id(self, t: int) -> bool:
+        """A special token's id, or an id whose token is spelled like a special token (HF skips by spelling: a
+        vocabulary that lists "</s>" twice has both ids skipped)."""
+        if t in self._special_ids:
+            return True
+        cache = self.__dict__.setdefault("_spelled_special", {})
+        hit = cache.get(t)
+        if hit is None:
+            b = self._core.token_bytes(t)
+            hit = b is not None and bytes(b).decode("utf-8", "replace") in self._special_tokens
+            if len(cache) < 65536:
+                cache[t] = hit
+        return bool(hit)
 
     def decode_batch(self, batch: Sequence[Sequence[int]], errors: str = "replace", *,
                      skip_special_tokens: bool = False) -> List[str]:
@@ -374,12 +404,12 @@ class Tokenizer:
         pair: Union[str, Sequence[str], None] = None,
         *,
         add_special_tokens: bool = True,
-        padding: Union[bool, str] = False,
-        truncation: Union[bool, str] = False,
+        padding: Union[bool, str, None] = None,
+        truncation: Union[bool, str, None] = None,
         max_length: Optional[int] = None,
         stride: int = 0,
         pad_to_multiple_of: Optional[int] = None,
-        padding_side: str = "right",
+        padding_side: Optional[str] = None,
         num_threads: Optional[int] = None,
     ) -> Union[Encoding, BatchEncoding]:
         """HF-style encoding with the post-processor, offsets, attention mask, and optional padding/truncation.
@@ -388,34 +418,69 @@ class Tokenizer:
         truncation: True/'longest_first', 'only_first', 'only_second' (needs max_length, which counts the special
         tokens the post-processor adds). What is cut goes to `Encoding.overflowing` in windows of the kept length
         that overlap by `stride` tokens, exactly as HF tokenizers does. padding: True/'longest', 'max_length'
-        (with pad_to_multiple_of); overflowing encodings are padded too.
+        (with pad_to_multiple_of); overflowing encodings are padded too. With truncation / padding left at None the
+        tokenizer's own settings apply (`tok.truncation`, `tok.padding`: a tokenizer.json's sections, or
+        `enable_truncation` / `enable_padding`); False turns them off for the call.
         """
-        if padding_side not in ("right", "left"):
+        if padding_side not in (None, "right", "left"):
             raise ValueError(f"padding_side must be 'right' or 'left', not {padding_side!r}")
         if not isinstance(stride, int) or isinstance(stride, bool) or stride < 0:
             raise ValueError(f"stride must be an int >= 0, not {stride!r}")
+        trunc = self._truncation_for(truncation, max_length, stride)
+        single = isinstance(text, str)
+        pairs: Optional[List[str]] = None
         if isinstance(text, str):
             if pair is not None and not isinstance(pair, str):
                 raise TypeError("pair must be a str when text is a str")
-            enc = self._encode_many([text], [pair] if pair is not None else None, add_special_tokens, truncation,
-                                    max_length, stride, 1)[0]
-            target = padded_length([len(enc)], padding, max_length, pad_to_multiple_of)
-            if target is not None:
-                pad_encoding(enc, target, self._pad_id(), side=padding_side)
-            return enc
-        texts = self._check_texts(text)
-        pairs = None
-        if pair is not None:
-            pairs = self._check_texts(pair)
-            if len(pairs) != len(texts):
-                raise ValueError(f"got {len(texts)} texts but {len(pairs)} pairs")
-        encs = self._encode_many(texts, pairs, add_special_tokens, truncation, max_length, stride, num_threads)
-        target = padded_length([len(e) for e in encs], padding, max_length, pad_to_multiple_of)
-        if target is not None:
-            pid = self._pad_id()
-            for e in encs:
-                pad_encoding(e, target, pid, side=padding_side)
-        return BatchEncoding(encs)
+            texts = [text]
+            pairs = [pair] if isinstance(pair, str) else None
+        else:
+            texts = self._check_texts(text)
+            if pair is not None:
+                pairs = self._check_texts(pair)
+                if len(pairs) != len(texts):
+                    raise ValueError(f"got {len(texts)} texts but {len(pairs)} pairs")
+        encs = self._encode_many(texts, pairs, add_special_tokens, trunc, 1 if single else num_threads)
+        self._pad_all(encs, padding, max_length, pad_to_multiple_of, padding_side)
+        return encs[0] if single else BatchEncoding(encs)
+
+    # ------------------------------------------------------------------ truncation / padding settings
+    def enable_truncation(self, max_length: int, *, stride: int = 0, strategy: str = "longest_first",
+                          direction: str = "right") -> None:
+        """Truncate every HF-style call that passes no truncation option (HF `enable_truncation`)."""
+        self.truncation = TruncationParams(max_length=max_length, stride=stride, strategy=strategy, direction=direction)
+
+    def no_truncation(self) -> None:
+        self.truncation = None
+
+    def enable_padding(self, *, length: Optional[int] = None, direction: str = "right", pad_id: Optional[int] = None,
+                       pad_type_id: int = 0, pad_token: Optional[str] = None,
+                       pad_to_multiple_of: Optional[int] = None) -> None:
+        """Pad every HF-style call that passes no padding option (HF `enable_padding`): to `length`, or to the
+        longest encoding of the batch when length is None. The pad token defaults to the tokenizer's."""
+        if pad_token is None:
+            pad_token = self.pad_token or next((t for t in ("[PAD]", "<pad>", "<|padding|>", "<|endoftext|>")
+                                                if self.token_to_id(t) is not None), "[PAD]")
+        if pad_id is None:
+            found = self.token_to_id(pad_token)
+            if found is None:
+                raise ValueError(f"padding needs a pad token: {pad_token!r} is not in the vocabulary (pass pad_id= "
+                                 "and pad_token=)")
+            pad_id = found
+        self.padding = PaddingParams(length=length, direction=direction, pad_to_multiple_of=pad_to_multiple_of,
+                                     pad_id=pad_id, pad_type_id=pad_type_id, pad_token=pad_token)
+
+    def no_padding(self) -> None:
+        self.padding = None
+
+    def _truncation_for(self, truncation: Union[bool, str, None], max_length: Optional[int],
+                        stride: int) -> Optional[TruncationParams]:
+        return truncation_for_call(self.truncation, _strategy(truncation) if truncation is not None else None,
+                                   truncation is None, max_length, stride)
+
+    def _pad_all(self, encs: List[Encoding], padding: Union[bool, str, None], max_length: Optional[int],
+                 pad_to_multiple_of: Optional[int], padding_side: Optional[str]) -> None:
+        pad_for_call(encs, self.padding, padding, max_length, pad_to_multiple_of, padding_side, self._pad_id)
 
     def _pad_id(self) -> int:
         for t in ([self.pad_token] if self.pad_token else []) + ["[PAD]", "<pad>", "<|padding|>", "<|endoftext|>"]:
@@ -434,29 +499,51 @@ class Tokenizer:
                                                          _threads(num_threads))
 
     def _encode_many(self, texts: List[str], pairs: Optional[List[str]], add_special_tokens: bool,
-                     truncation: Union[bool, str], max_length: Optional[int], stride: int,
-                     num_threads: Optional[int]) -> List[Encoding]:
+                     trunc: Optional[TruncationParams], num_threads: Optional[int]) -> List[Encoding]:
         raw = self._raw_with_offsets(texts + (pairs or []), num_threads)
         n = len(texts)
-        strategy = _strategy(truncation)
-        return [self._assemble(raw[i], raw[n + i] if pairs is not None else None, add_special_tokens, strategy,
-                               max_length, stride) for i in range(n)]
+        return [self._assemble(raw[i], raw[n + i] if pairs is not None else None, add_special_tokens, trunc)
+                for i in range(n)]
 
-    def _assemble(self, a: Tuple[Any, ...], b: Optional[Tuple[Any, ...]], add_special_tokens: bool, strategy: Optional[str],
-                  max_length: Optional[int], stride: int) -> Encoding:
+    def _assemble(self, a: Tuple[Any, ...], b: Optional[Tuple[Any, ...]], add_special_tokens: bool,
+                  trunc: Optional[TruncationParams]) -> Encoding:
         """Model output of A (and B) -> truncation with overflow -> post-processor, in the order and with the
         overflow semantics of HF tokenizers (`truncate_encodings`, `Encoding::truncate`, `Encoding::merge_with`)."""
         ids_a = a[0].tolist()
         off_a = list(zip(a[1].tolist(), a[2].tolist()))
         ids_b = b[0].tolist() if b is not None else None
         off_b = list(zip(b[1].tolist(), b[2].tolist())) if b is not None else None
-        post = self.post_processor if add_special_tokens else None
+        post = self.post_processor
+        n_added = post.num_special_tokens(ids_b is not None) if post is not None and add_special_tokens else 0
+        strategy = trunc.strategy if trunc is not None else None
+        max_length = trunc.max_length if trunc is not None else None
+        stride = trunc.stride if trunc is not None else 0
+        side = trunc.direction if trunc is not None else "right"
         len_a, len_b = truncated_lengths(len(ids_a), None if ids_b is None else len(ids_b), strategy, max_length,
-                                         post.num_special_tokens(ids_b is not None) if post is not None else 0)
-        parts = [window(ids_a, off_a, len_a, stride, 0)]
-        if ids_b is not None:
-            parts.append(window(ids_b, off_b, len_b, stride, 1))  # type: ignore[arg-type]
-        return assemble(parts, post)
+                                         n_added)
+        parts = [window(ids_a, off_a, len_a, stride, UNSET, 0, side)]
+        if ids_b is not None and off_b is not None:
+            parts.append(window(ids_b, off_b, len_b, stride, UNSET, 1, side))
+        return assemble(parts, post, add_special_tokens, self._hf_token)
+
+    def _hf_token(self, id: int) -> str:
+        """The token's string as HF spells it (byte-level BPE tokens in the printable byte alphabet); cached, as
+        offset trimming asks for every token of every encoding."""
+        cache = self.__dict__.setdefault("_hf_tokens", {})
+        t = cache.get(id)
+        if t is None:
+            b = self._core.token_bytes(int(id))
+            if b is None:
+                t = ""
+            elif int(id) not in self._special_ids and self._state.get("kind") in ("bpe", "hf_bpe"):
+                from .formats.bytelevel import bytes_to_token
+
+                t = bytes_to_token(bytes(b))
+            else:
+                t = bytes(b).decode("utf-8", "replace")
+            if len(cache) < 1 << 18:
+                cache[id] = t
+        return str(t)
 
     # ------------------------------------------------------------------ persistence
     def __reduce__(self) -> Tuple[Any, ...]:
@@ -465,6 +552,8 @@ class Tokenizer:
         return reduce_tokenizer(self)
 
     def _state_for_pickle(self) -> Dict[str, Any]:
+        if "hf_json" in self._state:  # loaded from a tokenizer.json: the file is the state
+            return {"kind": "hf_json", "hf_json": self._state["hf_json"], "name": self.name}
         st = dict(self._state)
         st.setdefault("name", self.name)
         if st.get("kind") == "bpe" and ("gpt2" in st or "gpt2_model" in st):
@@ -477,13 +566,34 @@ class Tokenizer:
         return st
 
     def save(self, path: Union[str, os.PathLike[str]]) -> None:
-        """Save atomically. `*.tiktoken` writes tiktoken ranks; anything else writes HF tokenizer.json."""
+        """Save atomically. `*.tiktoken` writes tiktoken ranks; anything else writes HF tokenizer.json, which
+        `tokenizers.Tokenizer.from_file` and `transformers.PreTrainedTokenizerFast(tokenizer_file=...)` read."""
         if os.fspath(path).endswith(".tiktoken"):
             self.save_tiktoken(path)
             return
         from .formats import hf_json
 
         hf_json.save(self, path)
+
+    def to_json(self) -> Dict[str, Any]:
+        """The tokenizer.json object (what `save` writes)."""
+        from .formats import hf_json
+
+        return hf_json.to_obj(self)
+
+    def to_hf(self) -> Any:
+        """This tokenizer as a `tokenizers.Tokenizer` (through its tokenizer.json form)."""
+        from .formats import hf_json
+
+        return hf_json.to_hf(self)
+
+    @classmethod
+    def from_hf(cls, hf_tokenizer: Any) -> "Tokenizer":
+        """A fastlm Tokenizer from a `tokenizers.Tokenizer` or a transformers fast tokenizer (through its
+        tokenizer.json form): same ids, offsets, type ids and special tokens."""
+        from .formats import hf_json
+
+        return hf_json.from_hf(hf_tokenizer)
 
     def save_tiktoken(self, path: Union[str, os.PathLike[str]]) -> None:
         """Write the ranks as a .tiktoken file (atomically). Only for byte-level BPE with the tiktoken merge rule."""

@@ -131,5 +131,7 @@ def rebuild(state: Dict[str, Any]) -> Tokenizer:
 
 _REBUILDERS: Dict[str, Callable[[Dict[str, Any]], Tokenizer]] = {}
 _REBUILDERS["wordpiece"] = lambda state: __import__("fastlm.formats.bert", fromlist=["rebuild"]).rebuild(state)
-_REBUILDERS["hf_bpe"] = lambda state: __import__("fastlm.formats.hf_bpe", fromlist=["rebuild"]).rebuild(state)
+_REBUILDERS["hf_json"] = lambda state: __import__("fastlm.formats.hf_json", fromlist=["rebuild"]).rebuild(state)
+_REBUILDERS["hf_bpe"] = _REBUILDERS["hf_json"]
+_REBUILDERS["pipeline"] = _REBUILDERS["hf_json"]
 _REBUILDERS["unigram"] = lambda st: __import__("fastlm.formats.sentencepiece", fromlist=["x"]).rebuild(st)

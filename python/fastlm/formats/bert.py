@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
+State = Dict[str, Any]
+
 from .. import _core
 from ..postprocess import TemplateProcessing
 from ..tokenizer import Tokenizer
@@ -22,7 +24,7 @@ DEFAULT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
 def bert_normalizer(*, lowercase: bool = True, strip_accents: Optional[bool] = None, clean_text: bool = True,
-                    handle_chinese_chars: bool = True) -> dict:
+                    handle_chinese_chars: bool = True) -> State:
     """The BERT normalizer's options. strip_accents=None follows lowercase (as the reference does)."""
     for k, v in (("lowercase", lowercase), ("clean_text", clean_text), ("handle_chinese_chars", handle_chinese_chars)):
         if not isinstance(v, bool):
@@ -44,7 +46,7 @@ def bert_template(special_tokens: Dict[str, int], cls_token: str = "[CLS]", sep_
     )
 
 
-def build_wordpiece(state: dict) -> Tokenizer:
+def build_wordpiece(state: State) -> Tokenizer:
     """Build a WordPiece tokenizer from its state:
     vocab [(token, id)], unk_token, prefix, max_input_chars_per_word, normalizer (dict from bert_normalizer, or
     None), pretokenizer ("bert" | "whitespace"), decoder ({"prefix", "cleanup"} or None), special_tokens
@@ -61,7 +63,7 @@ def build_wordpiece(state: dict) -> Tokenizer:
         pretokenize=state.get("pretokenizer", "bert") == "bert", wordpiece_decoder=dec is not None,
         decoder_prefix=dec["prefix"] if dec else "##", decoder_cleanup=bool(dec["cleanup"]) if dec else False)
     specials = dict(state.get("special_tokens") or {})
-    core = _core.Tokenizer(enc, sorted(specials.items(), key=lambda kv: kv[1]))
+    core = _core.Tokenizer(enc, sorted(specials.items(), key=lambda kv: int(kv[1])))
     post = state.get("post_processor")
     pp = _template_from_json(post) if post else None
     tok = Tokenizer(core, name=state.get("name", ""), post_processor=pp, state=dict(state, kind="wordpiece"),
@@ -69,9 +71,9 @@ def build_wordpiece(state: dict) -> Tokenizer:
     return tok
 
 
-def _template_from_json(obj: dict) -> TemplateProcessing:
-    def conv(items: list) -> tuple:
-        out = []
+def _template_from_json(obj: State) -> TemplateProcessing:
+    def conv(items: List[Any]) -> Tuple[Tuple[str, int], ...]:
+        out: List[Tuple[str, int]] = []
         for it in items:
             if "Sequence" in it:
                 out.append((it["Sequence"]["id"], int(it["Sequence"].get("type_id", 0))))
@@ -79,7 +81,7 @@ def _template_from_json(obj: dict) -> TemplateProcessing:
                 out.append((it["SpecialToken"]["id"], int(it["SpecialToken"].get("type_id", 0))))
         return tuple(out)
 
-    sp = {}
+    sp: Dict[str, int] = {}
     for name, v in obj.get("special_tokens", {}).items():
         ids = v.get("ids") or []
         if len(ids) != 1:
@@ -88,7 +90,7 @@ def _template_from_json(obj: dict) -> TemplateProcessing:
     return TemplateProcessing(single=conv(obj["single"]), pair=conv(obj["pair"]), special_tokens=sp)
 
 
-def read_vocab_txt(path: Union[str, os.PathLike]) -> List[Tuple[str, int]]:
+def read_vocab_txt(path: Union[str, os.PathLike[str]]) -> List[Tuple[str, int]]:
     """One token per line; the line number is the id; trailing whitespace is removed (as the reference does)."""
     p = Path(path)
     data = p.read_bytes()
@@ -105,9 +107,9 @@ def read_vocab_txt(path: Union[str, os.PathLike]) -> List[Tuple[str, int]]:
     return vocab
 
 
-def wordpiece_state(vocab: Sequence[Tuple[str, int]], *, normalizer: Optional[dict], unk_token: str = "[UNK]",
+def wordpiece_state(vocab: Sequence[Tuple[str, int]], *, normalizer: Optional[State], unk_token: str = "[UNK]",
                     prefix: str = "##", max_input_chars_per_word: int = 100,
-                    special_tokens: Sequence[str] = DEFAULT_SPECIALS, post: bool = True, name: str = "") -> dict:
+                    special_tokens: Sequence[str] = DEFAULT_SPECIALS, post: bool = True, name: str = "") -> State:
     """State of a BERT-style tokenizer over `vocab`: the listed special tokens that the vocabulary holds become
     special tokens, and the [CLS]/[SEP] template is used when both are present (post=True)."""
     ids = dict(vocab)
@@ -122,7 +124,7 @@ def wordpiece_state(vocab: Sequence[Tuple[str, int]], *, normalizer: Optional[di
             "name": name, "pad_token": "[PAD]" if "[PAD]" in specials else None}
 
 
-def load_vocab_txt(path: Union[str, os.PathLike], *, lowercase: bool = True, strip_accents: Optional[bool] = None,
+def load_vocab_txt(path: Union[str, os.PathLike[str]], *, lowercase: bool = True, strip_accents: Optional[bool] = None,
                    clean_text: bool = True, handle_chinese_chars: bool = True, unk_token: str = "[UNK]",
                    wordpieces_prefix: str = "##", max_input_chars_per_word: int = 100, name: str = "") -> Tokenizer:
     """Load a BERT vocab.txt. Options as HF's BertWordPieceTokenizer (lowercase=True by default; pass
@@ -145,5 +147,5 @@ def load_detected(p: Path, **options: Any) -> Tokenizer:
     return load_vocab_txt(p / "vocab.txt" if p.is_dir() else p, **options)
 
 
-def rebuild(state: dict) -> Tokenizer:
+def rebuild(state: State) -> Tokenizer:
     return build_wordpiece(state)

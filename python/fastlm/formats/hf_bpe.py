@@ -8,21 +8,23 @@ token, as in tiktoken). A merge-list model (GPT-2 files, HF files) keeps its mer
 `Sequence[Split(regex, Isolated), ByteLevel(use_regex=false)]`, the decoder ByteLevel; special tokens are added
 tokens with `special: true`.
 
-Loading. `model.type == "BPE"` with byte-level vocab; merges as "a b" strings or [a, b] lists; `ignore_merges`;
-pre-tokenizer ByteLevel (its built-in GPT-2 regex when `use_regex` is true) or Sequence[Split(Regex), ByteLevel].
-What fastlm cannot reproduce exactly (a normalizer, add_prefix_space=true, byte_fallback, dropout, word
-suffixes/prefixes) raises ValueError naming the component instead of giving different ids.
+Loading (the fast path). A file that is exactly byte-level BPE with a built-in pre-tokenizer (GPT-2's ByteLevel
+regex, or Split with the r50k / cl100k / o200k pattern + ByteLevel(use_regex=false)), no normalizer, every byte in
+the vocabulary, the ByteLevel decoder and plain special added tokens runs on BpeEncoder (the hand-written scanners
+and the byte-level merge engine). Every other BPE file (a custom regex, add_prefix_space, a normalizer,
+byte_fallback, character vocabularies such as SentencePiece-converted ones, ...) runs on the general pipeline
+(hf_pipeline.py), whose regex engine follows the reference's dialect.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple, cast
 
 from .. import _core
-from ..postprocess import TemplateProcessing
 from ..tokenizer import Tokenizer
-from .bytelevel import bytes_to_token, token_to_bytes
-from .hf_json import MODEL_LOADERS, MODEL_SAVERS
-from .patterns import GPT2_ORIGINAL_PATTERN, PATTERNS
+from .bytelevel import bytes_to_token, token_to_bytes, unicode_to_byte
+from .hf_components import AddedSpec, JsonObj, plain_specials
+from .hf_json import FAST_PATHS, MODEL_SAVERS
+from .patterns import GPT2_ORIGINAL_PATTERN, PATTERNS, scanner_for
 from .tiktoken import build_bpe
 
 VERSION = "1.0"
@@ -36,12 +38,12 @@ _FROM_HF = {hf: p for p, hf in _HF_FORM.items()}
 
 
 # ------------------------------------------------------------------------------------------------------ saving
-def _byte_level(use_regex: bool) -> dict:
+def _byte_level(use_regex: bool) -> JsonObj:
     return {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": use_regex}
 
 
-def save_bpe(tok: Tokenizer) -> dict:
-    model = tok._core.encoder.model
+def save_bpe(tok: Tokenizer) -> JsonObj:
+    model = cast("_core.BpeEncoder", tok._core.encoder).model
     pattern = tok.pattern
     if pattern is None:
         raise ValueError("this BPE tokenizer has no pre-tokenizer pattern to save")
@@ -52,6 +54,7 @@ def save_bpe(tok: Tokenizer) -> dict:
     specials = sorted(tok.special_tokens.items(), key=lambda kv: kv[1])
     added = [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
               "special": True} for t, i in specials]
+    pre: JsonObj
     if pattern == GPT2_ORIGINAL_PATTERN:
         pre = _byte_level(True)
     else:
@@ -85,131 +88,98 @@ def save_bpe(tok: Tokenizer) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------------- loading
-def _unsupported(source: str, what: str) -> ValueError:
-    return ValueError(f"{source}: {what} is not supported for byte-level BPE (fastlm would give different ids)")
-
-
-def _pattern(pre: Any, source: str) -> str:
+def _scanner_pattern(pre: Any) -> Optional[str]:
+    """The built-in pattern a byte-level pre-tokenizer amounts to, or None when it needs the general pipeline."""
     if not isinstance(pre, dict):
-        raise _unsupported(source, "a missing pre_tokenizer (byte-level BPE needs ByteLevel)")
+        return None
     t = pre.get("type")
     if t == "ByteLevel":
-        if pre.get("add_prefix_space"):
-            raise _unsupported(source, "pre_tokenizer ByteLevel with add_prefix_space=true")
-        if not pre.get("use_regex", True):
-            return r"(?s).+"  # the whole text is one piece
+        if pre.get("add_prefix_space", True) or not pre.get("use_regex", True):
+            return None
         return GPT2_ORIGINAL_PATTERN
     if t == "Sequence":
-        parts = pre.get("pretokenizers") or []
-        if (len(parts) == 2 and isinstance(parts[0], dict) and isinstance(parts[1], dict)
-                and parts[0].get("type") == "Split" and parts[1].get("type") == "ByteLevel"):
-            split, bl = parts
-            pat = split.get("pattern") or {}
-            if not isinstance(pat, dict) or not isinstance(pat.get("Regex"), str):
-                raise _unsupported(source, "a Split pre-tokenizer without a Regex pattern")
-            if split.get("behavior", "Isolated") != "Isolated" or split.get("invert"):
-                raise _unsupported(source, f"Split behavior {split.get('behavior')!r} / invert={split.get('invert')}")
-            if bl.get("use_regex", True):
-                raise _unsupported(source, "ByteLevel(use_regex=true) after a Split")
-            if bl.get("add_prefix_space"):
-                raise _unsupported(source, "pre_tokenizer ByteLevel with add_prefix_space=true")
-            return _FROM_HF.get(pat["Regex"], pat["Regex"])
-        raise _unsupported(source, "this pre_tokenizer Sequence (expected [Split(Regex), ByteLevel(use_regex=false)])")
-    raise _unsupported(source, f"pre_tokenizer {t!r}")
+        parts = pre.get("pretokenizers")
+        if not (isinstance(parts, list) and len(parts) == 2 and all(isinstance(x, dict) for x in parts)):
+            return None
+        split, bl = parts
+        if split.get("type") != "Split" or bl.get("type") != "ByteLevel":
+            return None
+        pat = split.get("pattern")
+        if not isinstance(pat, dict) or not isinstance(pat.get("Regex"), str):
+            return None
+        if split.get("behavior", "Isolated") != "Isolated" or split.get("invert", False):
+            return None
+        if bl.get("use_regex", True) or bl.get("add_prefix_space", True):
+            return None
+        p = _FROM_HF.get(pat["Regex"])
+        return p if p is not None and scanner_for(p) is not None else None
+    return None
 
 
-def _merges(raw: Any, source: str) -> List[Tuple[bytes, bytes]]:
-    if not isinstance(raw, list):
-        raise ValueError(f"{source}: model.merges must be a list")
-    out = []
-    for k, m in enumerate(raw):
-        if isinstance(m, str):
-            parts = m.split(" ")
-        elif isinstance(m, list):
-            parts = m
-        else:
-            parts = []
-        if len(parts) != 2 or not all(isinstance(p, str) and p for p in parts):
-            raise ValueError(f"{source}: merge #{k + 1} must be 'a b' or [a, b], got {m!r}")
-        where = f"{source}: merge #{k + 1}"
-        out.append((token_to_bytes(parts[0], source=where), token_to_bytes(parts[1], source=where)))
-    return out
-
-
-def _post_processor(pp: Any, specials: Dict[str, int], source: str) -> Optional[TemplateProcessing]:
-    if pp is None or (isinstance(pp, dict) and pp.get("type") == "ByteLevel"):
+def _byte_vocab(raw: Any, skip: Set[int]) -> Optional[Dict[bytes, int]]:
+    """model.vocab in the byte-level alphabet as {bytes: id}, or None if a token is outside it."""
+    if not isinstance(raw, dict):
         return None
-    t = pp.get("type") if isinstance(pp, dict) else None
-    if t == "RobertaProcessing":
-        cls, sep = pp["cls"][0], pp["sep"][0]
-        ids = {cls: int(pp["cls"][1]), sep: int(pp["sep"][1])}
-        return TemplateProcessing(single=((cls, 0), ("A", 0), (sep, 0)),
-                                  pair=((cls, 0), ("A", 0), (sep, 0), (sep, 0), ("B", 0), (sep, 0)),
-                                  special_tokens=ids)
-    if t == "TemplateProcessing":
-        def items(seq: list) -> tuple:
-            out = []
-            for it in seq:
-                if "Sequence" in it:
-                    out.append((it["Sequence"]["id"], int(it["Sequence"].get("type_id", 0))))
-                else:
-                    out.append((it["SpecialToken"]["id"], int(it["SpecialToken"].get("type_id", 0))))
-            return tuple(out)
-
-        ids = {}
-        for k, v in (pp.get("special_tokens") or {}).items():
-            if len(v.get("ids", [])) != 1:
-                raise _unsupported(source, f"post_processor special token {k!r} with {len(v.get('ids', []))} ids")
-            ids[k] = int(v["ids"][0])
-        return TemplateProcessing(single=items(pp["single"]), pair=items(pp["pair"]), special_tokens=ids)
-    raise _unsupported(source, f"post_processor {t!r}")
-
-
-def load_bpe(obj: dict, source: str = "<tokenizer.json>", **options: Any) -> Tokenizer:
-    if options:
-        raise TypeError(f"unexpected options for a BPE tokenizer.json: {', '.join(sorted(options))}")
-    m = obj["model"]
-    if obj.get("normalizer") is not None:
-        raise _unsupported(source, f"normalizer {obj['normalizer'].get('type')!r}")
-    if m.get("byte_fallback"):
-        raise _unsupported(source, "model.byte_fallback=true")
-    if m.get("dropout") not in (None, 0, 0.0):
-        raise _unsupported(source, f"model.dropout={m.get('dropout')}")
-    for k in ("continuing_subword_prefix", "end_of_word_suffix"):
-        if m.get(k):
-            raise _unsupported(source, f"model.{k}={m[k]!r}")
-    dec = obj.get("decoder")
-    if dec is not None and dec.get("type") != "ByteLevel":
-        raise _unsupported(source, f"decoder {dec.get('type')!r}")
-    pattern = _pattern(obj.get("pre_tokenizer"), source)
-    raw_vocab = m.get("vocab")
-    if not isinstance(raw_vocab, dict):
-        raise ValueError(f"{source}: model.vocab must be an object mapping tokens to ids")
-    added = obj.get("added_tokens") or []
-    added_ids = {int(a["id"]) for a in added}
+    table = unicode_to_byte()
     vocab: Dict[bytes, int] = {}
-    for t, i in raw_vocab.items():
-        if not isinstance(i, int) or isinstance(i, bool) or i < 0:
-            raise ValueError(f"{source}: token {t!r} has id {i!r}; ids must be non-negative integers")
-        if i in added_ids:
+    for t, i in raw.items():
+        if not isinstance(t, str) or not isinstance(i, int) or isinstance(i, bool) or i < 0:
+            return None
+        if i in skip:
             continue  # an added token lives in the vocab too; fastlm keeps it only as a special token
-        vocab[token_to_bytes(t, source=f"{source}: model.vocab")] = i
-    merges = _merges(m.get("merges", []), source)
-    specials = {a["content"]: int(a["id"]) for a in added}
-    model = _core.BpeModel(list(vocab.items()), merges, bool(m.get("ignore_merges", False)))
+        try:
+            vocab[bytes(table[c] for c in t)] = i
+        except KeyError:
+            return None
+    return vocab
+
+
+def fast_bpe(obj: JsonObj, source: str, added: List[AddedSpec]) -> Optional[Tokenizer]:
+    """Byte-level BPE on the specialised encoder (BpeEncoder with a built-in scanner) when the file is exactly
+    that: no normalizer, ByteLevel / Split(built-in pattern) + ByteLevel, a byte-level vocabulary with every byte,
+    the ByteLevel decoder, plain special added tokens. Otherwise None (the general pipeline)."""
+    m = obj["model"]
+    if obj.get("normalizer") is not None or m.get("byte_fallback") or m.get("dropout") not in (None, 0, 0.0):
+        return None
+    if m.get("continuing_subword_prefix") or m.get("end_of_word_suffix"):
+        return None
+    dec = obj.get("decoder")
+    if not isinstance(dec, dict) or dec.get("type") != "ByteLevel":
+        return None
+    pattern = _scanner_pattern(obj.get("pre_tokenizer"))
+    specials = plain_specials(added, False)
+    if pattern is None or specials is None:
+        return None
+    vocab = _byte_vocab(m.get("vocab"), set(specials.values()))
+    if vocab is None or any(bytes([b]) not in vocab for b in range(256)):
+        return None
+    unk = m.get("unk_token")
+    if unk is not None and not isinstance(unk, str):
+        return None
+    try:
+        merges = [(token_to_bytes(a, source=source), token_to_bytes(b, source=source))
+                  for a, b in _merge_pairs(m.get("merges", []))]
+    except ValueError:
+        return None
+    ignore = bool(m.get("ignore_merges", False))
+    model = _core.BpeModel(list(vocab.items()), merges, ignore)
     tok = build_bpe(model, pattern=pattern, special_tokens=specials, name="", state={"split_gaps": True})
-    tok.post_processor = _post_processor(obj.get("post_processor"), specials, source)
     if model.uses_merges:
-        # The merge list is the rule (not ranks), so pickling must rebuild from this object, not from .tiktoken
-        # ranks; the "hf_bpe" kind routes pickle and save here.
-        tok._state.update(kind="hf_bpe", hf_json=obj)
+        tok._state.update(kind="hf_bpe")  # the merge list is the rule (not ranks): pickles rebuild from the JSON
     return tok
 
 
-def rebuild(state: dict) -> Tokenizer:
-    return load_bpe(state["hf_json"], "<pickle>")
+def _merge_pairs(raw: Any) -> List[Tuple[str, str]]:
+    if not isinstance(raw, list):
+        raise ValueError("model.merges must be a list")
+    out = []
+    for mg in raw:
+        parts = mg.split(" ") if isinstance(mg, str) else mg if isinstance(mg, list) else []
+        if len(parts) != 2 or not all(isinstance(p, str) and p for p in parts):
+            raise ValueError(f"bad merge {mg!r}")
+        out.append((parts[0], parts[1]))
+    return out
 
 
 MODEL_SAVERS["bpe"] = save_bpe
-MODEL_SAVERS["hf_bpe"] = save_bpe
-MODEL_LOADERS["BPE"] = load_bpe
+FAST_PATHS["BPE"] = fast_bpe

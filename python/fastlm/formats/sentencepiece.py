@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 from .. import _core
 from .._io import atomic_write_bytes
@@ -38,15 +38,17 @@ class SentencePieceTokenizer(Tokenizer):
     """A SentencePiece model (Unigram or BPE) with the Tokenizer API. Control pieces (<s>, </s>) are not parsed
     from text, as in sentencepiece; user-defined pieces are matched inside the model."""
 
+    _proto: "_core.SpModelProto"
+
     @property
     def proto(self) -> "_core.SpModelProto":
         return self._proto
 
     @property
     def _enc(self) -> "_core.SpEncoder":
-        return self._core.encoder
+        return cast("_core.SpEncoder", self._core.encoder)
 
-    def encode(  # type: ignore[override]
+    def encode(
         self,
         text: str,
         *,
@@ -63,17 +65,18 @@ class SentencePieceTokenizer(Tokenizer):
         if not sample:
             return super().encode(text, allowed_special=allowed_special, disallowed_special=disallowed_special)
         ids, _ = self._sample(text, alpha, nbest_size, seed, False)
-        return ids
+        return cast(List[int], ids)
 
     def encode_with_offsets(self, text: str, *, sample: bool = False, alpha: float = 0.1, nbest_size: int = -1,
                             seed: Optional[int] = None) -> Tuple[List[int], List[Tuple[int, int]]]:
         """(ids, [(start, end)]) with offsets in code points of `text` (bytes for bytes input)."""
         if sample:
-            return self._sample(text, alpha, nbest_size, seed, True)
+            sids, soffs = self._sample(text, alpha, nbest_size, seed, True)
+            return cast(List[int], sids), cast(List[Tuple[int, int]], soffs)
         ids, starts, ends = self._core.encode_with_offsets(_repair(text))
         return ids.tolist(), list(zip(starts.tolist(), ends.tolist()))
 
-    def _sample(self, text: Any, alpha: float, nbest_size: int, seed: Optional[int], offsets: bool) -> tuple:
+    def _sample(self, text: Any, alpha: float, nbest_size: int, seed: Optional[int], offsets: bool) -> Tuple[Any, ...]:
         if self._enc.is_bpe:
             raise ValueError("sampling is implemented for Unigram models; this is a SentencePiece BPE model "
                              "(BPE-dropout is not supported)")
@@ -86,7 +89,7 @@ class SentencePieceTokenizer(Tokenizer):
             seed = random.getrandbits(63)
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative int or None, not {seed!r}")
-        return self._enc.encode_sample(_repair(text), nbest_size, alpha, seed & (2**64 - 1), offsets)
+        return tuple(self._enc.encode_sample(_repair(text), nbest_size, alpha, seed & (2**64 - 1), offsets))
 
     def sample_many(self, text: str, count: int, *, alpha: float = 0.1, nbest_size: int = -1,
                     seed: int = 0) -> List[List[int]]:
@@ -94,7 +97,7 @@ class SentencePieceTokenizer(Tokenizer):
         self._sample("", alpha, nbest_size, seed, False)  # validates the options
         return self._enc.sample_many(_repair(text), nbest_size, float(alpha), seed, int(count))
 
-    def nbest(self, text: str, n: int, *, with_scores: bool = False) -> list:
+    def nbest(self, text: str, n: int, *, with_scores: bool = False) -> List[Any]:
         """The n best segmentations (ids), best first; with_scores=True gives (ids, score) pairs.
         Same results as sentencepiece's nbest_encode (n is capped at 1024). BPE models have one segmentation."""
         if not isinstance(n, int) or n < 1:
@@ -106,14 +109,14 @@ class SentencePieceTokenizer(Tokenizer):
 
     def normalize(self, text: str) -> str:
         """The normalized text the model segments (with the U+2581 whitespace escape)."""
-        return self._enc.normalize(_repair(text)).decode("utf-8", "replace")
+        return bytes(self._enc.normalize(_repair(text))).decode("utf-8", "replace")
 
     # ---------------------------------------------------------------- pieces
     def id_to_piece(self, id: int) -> str:
         b = self._core.token_bytes(int(id))
         if b is None:
             raise IndexError(f"piece id {id} out of range (the model has {self.n_vocab} pieces)")
-        return b.decode("utf-8", "replace")
+        return bytes(b).decode("utf-8", "replace")
 
     def piece_to_id(self, piece: str) -> int:
         """The piece's id, or the unknown id if absent (as sentencepiece)."""
@@ -153,14 +156,14 @@ class SentencePieceTokenizer(Tokenizer):
     def serialize_model(self) -> bytes:
         return bytes(self._proto.serialize())
 
-    def save(self, path: Union[str, os.PathLike]) -> None:
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """`*.model` writes the SentencePiece protobuf; anything else writes HF tokenizer.json (atomically)."""
         if os.fspath(path).endswith(".model"):
             atomic_write_bytes(path, self.serialize_model())
             return
         super().save(path)
 
-    def _state_for_pickle(self) -> dict:
+    def _state_for_pickle(self) -> Dict[str, Any]:
         return {"kind": "unigram", "model_bytes": self.serialize_model(), "name": self.name}
 
 
@@ -183,7 +186,7 @@ def from_bytes(data: bytes, *, source: str = "<bytes>", name: str = "") -> Sente
         raise ValueError(f"{source}: {e}") from None
 
 
-def load_sentencepiece(path: Union[str, os.PathLike], **options: Any) -> SentencePieceTokenizer:
+def load_sentencepiece(path: Union[str, os.PathLike[str]], **options: Any) -> SentencePieceTokenizer:
     """Load a SentencePiece .model file (Unigram or BPE)."""
     if options:
         raise TypeError(f"unexpected option(s) for a SentencePiece .model: {', '.join(sorted(options))}")
@@ -195,14 +198,14 @@ def load_sentencepiece(path: Union[str, os.PathLike], **options: Any) -> Sentenc
     return from_bytes(data, source=str(p), name=p.stem)
 
 
-def rebuild(state: dict) -> SentencePieceTokenizer:
+def rebuild(state: Dict[str, Any]) -> SentencePieceTokenizer:
     return from_bytes(state["model_bytes"], source="<pickle>", name=state.get("name", ""))
 
 
 def build_proto(pieces: Sequence[Tuple[str, float, int]], *, model_type: str = "unigram",
                 byte_fallback: bool = False, precompiled_charsmap: bytes = b"", normalizer_name: str = "identity",
                 add_dummy_prefix: bool = True, remove_extra_whitespaces: bool = True,
-                escape_whitespaces: bool = True, trainer_fields: Optional[dict] = None) -> "_core.SpModelProto":
+                escape_whitespaces: bool = True, trainer_fields: Optional[Dict[int, Any]] = None) -> "_core.SpModelProto":
     """Assemble a ModelProto from (piece, score, type) triples and the normalizer options."""
     proto = _core.SpModelProto()
     proto.pieces = [(p.encode("utf-8") if isinstance(p, str) else bytes(p), float(s), int(t)) for p, s, t in pieces]
