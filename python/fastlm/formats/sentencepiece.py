@@ -6,6 +6,7 @@ The protobuf is parsed in C++ (`_core.SpModelProto`); this module holds the opti
 """
 from __future__ import annotations
 
+import math
 import os
 import random
 from pathlib import Path
@@ -168,6 +169,10 @@ class SentencePieceTokenizer(Tokenizer):
 
 
 def from_proto(proto: "_core.SpModelProto", *, name: str = "") -> SentencePieceTokenizer:
+    for i, (piece, score, _kind) in enumerate(proto.pieces):
+        if not math.isfinite(score):  # what sentencepiece refuses too: the segmentation would be meaningless
+            raise ValueError(f"piece {i} ({bytes(piece).decode('utf-8', 'replace')!r}) has score {score}: "
+                             "scores must be finite")
     enc = _core.SpEncoder(proto)
     core = _core.Tokenizer(enc, [])
     tok = SentencePieceTokenizer(core, name=name, state={"kind": "unigram"})
