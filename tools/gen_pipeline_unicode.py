@@ -34,6 +34,8 @@ from tokenizers import Regex
 from tokenizers.normalizers import NFC, NFD, NFKC, NFKD, StripAccents
 from tokenizers.pre_tokenizers import Split
 
+from unicode_table_lib import RecordInterner, two_stage, write_u16_array
+
 MAXCP = 0x110000
 BLOCK = 256
 GC_NAMES = ["Cn", "Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps", "Pe", "Pi",
@@ -154,8 +156,7 @@ def main() -> None:
             pool.extend(ord(x) for x in s)
         return pool_index[s], len(s)
 
-    recs: dict = {}
-    rec_list: list = []
+    recs = RecordInterner()
     per_cp = [0] * MAXCP
     for c in range(MAXCP):
         if 0xD800 <= c <= 0xDFFF:
@@ -166,23 +167,9 @@ def main() -> None:
                      | (F_STRIP if c in strip else 0) | (F_EXTPICT if c in extpict else 0))
             key = (gc[c], flags, ccc[c], gcb[c] | (incb[c] << 4), script[c], nfd[c] if nfd[c] != ch else "",
                    nfkd[c] if nfkd[c] != ch else "")
-        r = recs.get(key)
-        if r is None:
-            r = len(rec_list)
-            recs[key] = r
-            rec_list.append(key)
-        per_cp[c] = r
-    assert len(rec_list) < 65536
-
-    blocks: dict = {}
-    stage1 = []
-    stage2: list = []
-    for b0 in range(0, MAXCP, BLOCK):
-        blk = tuple(per_cp[b0:b0 + BLOCK])
-        if blk not in blocks:
-            blocks[blk] = len(blocks)
-            stage2.extend(blk)
-        stage1.append(blocks[blk])
+        per_cp[c] = recs.index(key)
+    rec_list = recs.records
+    stage1, stage2, n_blocks = two_stage(per_cp, BLOCK)
 
     # check the composition table against the reference's NFC / NFKC of every character alone
     def compose(s: str) -> str:
@@ -228,14 +215,8 @@ def main() -> None:
     w("// " + "; ".join(f"{k}: {v}" for k, v in report.items()) + ".\n")
     w("// Record: {gc, flags (1 \\w, 2 \\s, 4 \\d, 8 StripAccents drops, 16 Extended_Pictographic), ccc,\n")
     w("//          gcb | incb << 4, script, nfd length, nfkd length, nfd offset, nfkd offset} (offsets into kUPool).\n")
-    w(f"static const uint16_t kUStage1[{len(stage1)}] = {{\n")
-    for i in range(0, len(stage1), 24):
-        w("  " + ", ".join(str(x) for x in stage1[i:i + 24]) + ",\n")
-    w("};\n")
-    w(f"static const uint16_t kUStage2[{len(stage2)}] = {{\n")
-    for i in range(0, len(stage2), 24):
-        w("  " + ", ".join(str(x) for x in stage2[i:i + 24]) + ",\n")
-    w("};\n")
+    write_u16_array(w, "kUStage1", stage1)
+    write_u16_array(w, "kUStage2", stage2)
     w(f"static const UProps kURecords[{len(rec_list)}] = {{\n")
     for g, flags, cc, gb, sc, d, kd in rec_list:
         do, dl = intern(d) if d else (0, 0)
@@ -252,7 +233,7 @@ def main() -> None:
         w("  " + ", ".join(f"0x{(a << 42) | (b << 21) | c:x}ULL" for (a, b), c in items[i:i + 6]) + ",\n")
     w("};\n")
     w("static const char* const kUScriptNames[] = {\"\", " + ", ".join(f'"{s}"' for s in SCRIPTS) + "};\n")
-    print("report:", report, "records:", len(rec_list), "pool:", len(pool), "blocks:", len(blocks),
+    print("report:", report, "records:", len(rec_list), "pool:", len(pool), "blocks:", n_blocks,
           "pairs:", len(items), file=sys.stderr)
 
 
