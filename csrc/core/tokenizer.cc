@@ -101,7 +101,11 @@ void Tokenizer::encode_batch_stream(const std::vector<std::string_view>& texts, 
   // Chunks of consecutive documents, claimed dynamically (one long document does not stall the others); a chunk's
   // ids go to one vector, appended document after document. Thread 0 is the caller: between its own chunks it
   // hands the finished prefix of chunks to ready(); what is left when all are done is handed over at the end.
-  const size_t chunk = t <= 1 ? n : std::max<size_t>(1, std::min<size_t>(64, n / (size_t(t) * 16)));
+  // One thread still hands chunks over as it goes (256 documents): a single part of the whole batch grew to
+  // megabytes by doubling, each step fresh pages from the kernel (page faults were ~6% of an 84K-line batch), and
+  // its ids were cold by the time ready() read them.
+  const size_t chunk = t <= 1 ? std::min<size_t>(n, 256)
+                              : std::max<size_t>(1, std::min<size_t>(64, n / (size_t(t) * 16)));
   const size_t nchunks = (n + chunk - 1) / chunk;
   // One cache line (or more) per part: neighbouring chunks are written by different threads, and vector headers
   // sharing a line ping-ponged between the cores on every append.

@@ -102,8 +102,10 @@ void SpEncoder::encode(std::string_view text, size_t base, bool with_offsets, En
     bpe_->encode(norm.view(), toks);
   else if (with_offsets)
     uni_->encode(norm.view(), toks);
-  else if (uni_->encode_ids(norm.view(), out.ids, toks))
-    return;  // ids written directly: no unknown piece, so the output rules change nothing
+  else {
+    uni_->encode_ids(norm.view(), out.ids);  // the output rules applied on the way
+    return;
+  }
   finish(norm.view(), with_offsets ? &norm.n2o : nullptr, toks, base, out);
 }
 

@@ -34,9 +34,9 @@ class UnigramModel {
 
   // Best segmentation of normalized text (appends to out).
   void encode(std::string_view normalized, std::vector<Tok>& out) const;
-  // Fast path for ids only: appends the ids and returns true when the best segmentation has no unknown piece;
-  // otherwise appends nothing to ids, appends the Toks (for the output rules) and returns false.
-  bool encode_ids(std::string_view normalized, std::vector<uint32_t>& ids, std::vector<Tok>& toks) const;
+  // Ids only, appended, with the output rules for unknown pieces applied (SpEncoder::finish): the same ids as
+  // encode() followed by finish(), without the Tok pass.
+  void encode_ids(std::string_view normalized, std::vector<uint32_t>& ids) const;
   // Up to n best segmentations with their scores, best first (n is clamped to [1, 1024] as sentencepiece does).
   std::vector<std::pair<std::vector<Tok>, float>> nbest(std::string_view normalized, int n) const;
   // One sampled segmentation. nbest_size < 0: forward-filtering backward-sampling over the whole lattice with

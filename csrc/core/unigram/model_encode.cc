@@ -156,28 +156,37 @@ void UnigramModel::encode(std::string_view s, std::vector<Tok>& out) const {
   backtrace(s.size(), out);
 }
 
-bool UnigramModel::encode_ids(std::string_view s, std::vector<uint32_t>& ids, std::vector<Tok>& toks) const {
+void UnigramModel::encode_ids(std::string_view s, std::vector<uint32_t>& ids) const {
   const size_t n = s.size();
-  if (n == 0) return true;
+  if (n == 0) return;
   forward(s);
   const Best* bp = best.data();
   const uint32_t unk = t_->unk_id();
+  const bool bf = t_->byte_fallback();
   const size_t first = ids.size();
-  ids.resize(first + n);
+  ids.resize(first + n);  // at most one id per byte (a byte-fallback piece covers one, every other piece >= 1)
   uint32_t* const base = ids.data() + first;
   uint32_t* o = base + n;
-  for (size_t end = n; end > 0; end = size_t(bp[end].start)) {
-    if (bp[end].id == unk) {  // unknown pieces need the output rules: hand back the tokens instead
-      ids.resize(first);
-      backtrace(n, toks);
-      return false;
+  // Right to left, with sentencepiece's output rules (SpEncoder::finish): an unknown piece becomes its bytes'
+  // <0xNN> ids with byte fallback; without, a run of unknown pieces becomes one unknown id.
+  bool right_unk = false;  // the id written last (the next one to the right) is an unknown run's
+  for (size_t end = n; end > 0;) {
+    const Best& b = bp[end];
+    const size_t from = size_t(b.start);
+    if (b.id != unk) {
+      *--o = b.id;
+      right_unk = false;
+    } else if (bf) {
+      for (size_t i = end; i > from;) *--o = t_->byte_id(uint8_t(s[--i]));
+    } else {
+      if (!right_unk) *--o = unk;  // otherwise it joins the run on its right, whose one id is written
+      right_unk = true;
     }
-    *--o = bp[end].id;
+    end = from;
   }
   const size_t count = size_t(base + n - o);
   std::memmove(base, o, count * sizeof(uint32_t));
   ids.resize(first + count);
-  return true;
 }
 
 }  // namespace unigram
