@@ -184,3 +184,19 @@ def test_user_defined_pieces_compete_with_dictionary_pieces(base, tmp_path):
     assert ours.encode(text) == ref.encode(text)
     for line in lines[:150]:
         assert ours.nbest(line, 3) == ref.nbest_encode_as_ids(line, 3), line
+
+
+def test_random_strings_of_normalizer_edge_cases(pair):
+    # Random strings over what the ids-only run loop must hand to the general path or collapse: spaces and their
+    # runs, a space after a dropped control byte, letters before combining marks (composition rules), U+2581
+    # itself, user-defined symbols (xlnet's "." and "<eop>"), charsmap replacements (fullwidth, ligatures, NBSP).
+    import random
+
+    ours, ref = pair
+    alphabet = ["a", "e", "E", "z", " ", "  ", "\u0301", "\u3099", "\u00e9", "\u304b", ".", "<", "<eop>", "-", "\t",
+                "\n", "\uff71", "\uff21", "1", "\u00a0", "\u2581", "\ufb01", "\x00", "\x7f", " .", "\u200b"]
+    rng = random.Random(1)
+    for _ in range(3000):
+        t = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+        assert ours.normalize(t) == ref.normalize(t), repr(t)
+        assert ours.encode(t) == ref.encode(t), repr(t)

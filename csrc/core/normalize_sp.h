@@ -89,6 +89,13 @@ class SpNormalizer {
   // ASCII bytes copied by the run loop: 1 always (maps to itself, not a space), 2 when the next byte is ASCII too
   // (a longer rule can only continue with a non-ASCII byte, e.g. a combining accent), 0 never.
   uint8_t ascii_run_[256] = {};
+  // The run loop of the ids-only path takes plain ASCII (ascii_run_ != 0) and spaces that map to themselves:
+  // run_step_[previous byte was a collapsing space][byte] = output length (kRunLen bits) | the new "previous
+  // byte was a collapsing space" (bit kRunSpaceShift) | kRunStop for a byte the loop leaves to the general path.
+  // Each byte stores its 4 run_bytes_ and advances by its length, so a space costs no branch.
+  static constexpr uint8_t kRunLen = 7, kRunSpaceShift = 3, kRunStop = 0x80;
+  uint8_t run_step_[2][256] = {};
+  char run_bytes_[256][4] = {};
 
   SpNormalizerOptions opts_;
   const uint32_t* units_ = nullptr;  // darts units (aligned copy in unit_store_)
