@@ -14,7 +14,8 @@ void register_bpe_trainer(py::module_& m) {
   using fastlm::bpe::PretokenCounter;
   py::class_<PretokenCounter> counter(m, "BpeTrainCounter");
   counter.def(py::init<fastlm::PretokKind, std::vector<std::string>>(), py::arg("kind"), py::arg("special_tokens"));
-  def_count_texts(counter, "Count the pre-tokens of each text (str or UTF-8 bytes) on C++ threads, GIL released.");
+  def_texts_method(counter, "count_texts", &PretokenCounter::count_texts,
+                   "Count the pre-tokens of each text (str or UTF-8 bytes) on C++ threads, GIL released.");
   counter
       .def(
           "add_pieces",

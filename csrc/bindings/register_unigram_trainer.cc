@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "bindings/common.h"
+#include "bindings/trainer_common.h"
 #include "core/unigram/trainer.h"
 #include "core/unigram/trainer_charsmap.h"
 
@@ -12,7 +13,8 @@ namespace fastlm_py {
 void register_unigram_trainer(py::module_& m) {
   using fastlm::unigram::UnigramTrainer;
   using fastlm::unigram::UnigramTrainerOptions;
-  py::class_<UnigramTrainer>(m, "UnigramTrainer")
+  py::class_<UnigramTrainer> trainer(m, "UnigramTrainer");
+  trainer
       .def(py::init([](size_t vocab_size, double character_coverage, size_t max_piece_length, bool split_by_whitespace,
                        bool split_by_unicode_script, bool split_by_number, bool split_digits, size_t seed_size,
                        double shrinking_factor, int num_sub_iterations, py::bytes precompiled_charsmap,
@@ -43,18 +45,10 @@ void register_unigram_trainer(py::module_& m) {
            py::arg("split_by_whitespace"), py::arg("split_by_unicode_script"), py::arg("split_by_number"),
            py::arg("split_digits"), py::arg("seed_size"), py::arg("shrinking_factor"), py::arg("num_sub_iterations"),
            py::arg("precompiled_charsmap"), py::arg("add_dummy_prefix"), py::arg("remove_extra_whitespaces"),
-           py::arg("cut_tokens"), py::arg("max_sentences"), py::arg("seed"), py::arg("reserved_pieces"))
-      .def(
-          "add_texts",
-          [](UnigramTrainer& t, py::list texts, int num_threads) {
-            std::vector<std::string_view> v;
-            v.reserve(texts.size());
-            for (auto x : texts) v.push_back(text_view(x));
-            py::gil_scoped_release nogil;
-            t.add_texts(v, num_threads);
-          },
-          py::arg("texts"), py::arg("num_threads") = 0,
-          "Count the words of every line of each text (str or UTF-8 bytes) on C++ threads, GIL released.")
+           py::arg("cut_tokens"), py::arg("max_sentences"), py::arg("seed"), py::arg("reserved_pieces"));
+  def_texts_method(trainer, "add_texts", &UnigramTrainer::add_texts,
+                   "Count the words of every line of each text (str or UTF-8 bytes) on C++ threads, GIL released.");
+  trainer
       .def_property_readonly("lines_seen", &UnigramTrainer::lines_seen)
       .def_property_readonly("bytes_seen", &UnigramTrainer::bytes_seen)
       .def(

@@ -105,7 +105,8 @@ void register_wordpiece(py::module_& m) {
               }),
               py::arg("normalize"), py::arg("clean_text"), py::arg("handle_chinese_chars"), py::arg("strip_accents"),
               py::arg("lowercase"), py::arg("special_tokens"));
-  def_count_texts(counter, "Normalize, pre-tokenize and count the words of each text on C++ threads, GIL released.");
+  def_texts_method(counter, "count_texts", &WordCounter::count_texts,
+                   "Normalize, pre-tokenize and count the words of each text on C++ threads, GIL released.");
   counter.def_property_readonly("distinct_words", &WordCounter::distinct);
 
   m.def(

@@ -1,4 +1,5 @@
-// Shared by the trainer bindings: batches of texts in (count_texts), progress callbacks out. No training logic.
+// Shared by the trainer bindings: batches of texts in (count_texts, add_texts), progress callbacks out.
+// No training logic.
 #pragma once
 #include <cstddef>
 #include <functional>
@@ -9,19 +10,22 @@
 
 namespace fastlm_py {
 
-// Binds `count_texts(texts, num_threads=0)` on a counter class whose C++ method is
-// count_texts(const std::vector<std::string_view>&, int). The views point into the list's str/bytes objects,
-// which the list keeps alive while the GIL is released.
+// Binds `<name>(texts, num_threads=0)` on a counter class whose C++ method `method` takes
+// (const std::vector<std::string_view>&, int): count_texts on the BPE and WordPiece counters, add_texts on the
+// Unigram trainer. The views point into the list's str/bytes objects, which the list keeps alive while the GIL is
+// released. A member pointer rather than a callable parameter: every trainer's method has this one signature, and a
+// pointer keeps each call site to one line.
 template <class Counter, class... Options>
-void def_count_texts(py::class_<Counter, Options...>& cls, const char* doc) {
+void def_texts_method(py::class_<Counter, Options...>& cls, const char* name,
+                      void (Counter::*method)(const std::vector<std::string_view>&, int), const char* doc) {
   cls.def(
-      "count_texts",
-      [](Counter& c, py::list texts, int num_threads) {
+      name,
+      [method](Counter& c, py::list texts, int num_threads) {
         std::vector<std::string_view> v;
         v.reserve(texts.size());
         for (auto t : texts) v.push_back(text_view(t));
         py::gil_scoped_release nogil;
-        c.count_texts(v, num_threads);
+        (c.*method)(v, num_threads);
       },
       py::arg("texts"), py::arg("num_threads") = 0, doc);
 }

@@ -1,7 +1,8 @@
 """The Tokenizer: tiktoken-style methods (encode/encode_batch/decode) and HF-style calls (pairs, offsets, padding).
 
 A Tokenizer wraps a `_core.Tokenizer` (special tokens + an algorithm's encoder, all in C++). Python holds the
-rules: option names, defaults, validation and messages.
+rules: option names, defaults, validation and messages. The steps of the HF-style call (argument checks,
+offsets, truncation, post-processor, padding) are in _call.py.
 
 Conventions (DESIGN.md):
 * `encode(text)` returns the model's ids with NO post-processing (no BOS/EOS, no [CLS]/[SEP]), like tiktoken.
@@ -18,8 +19,7 @@ from typing import (TYPE_CHECKING, AbstractSet, Any, Collection, Dict, Iterable,
 import numpy as np
 
 from . import _core
-from .encoding import (UNSET, BatchEncoding, Encoding, PaddingParams, TruncationParams, assemble, pad_for_call,
-                       truncated_lengths, truncation_for_call, window)
+from .encoding import BatchEncoding, Encoding, PaddingParams, TruncationParams
 from .postprocess import PostProcessor
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -422,27 +422,11 @@ class Tokenizer:
         tokenizer's own settings apply (`tok.truncation`, `tok.padding`: a tokenizer.json's sections, or
         `enable_truncation` / `enable_padding`); False turns them off for the call.
         """
-        if padding_side not in (None, "right", "left"):
-            raise ValueError(f"padding_side must be 'right' or 'left', not {padding_side!r}")
-        if not isinstance(stride, int) or isinstance(stride, bool) or stride < 0:
-            raise ValueError(f"stride must be an int >= 0, not {stride!r}")
-        trunc = self._truncation_for(truncation, max_length, stride)
-        single = isinstance(text, str)
-        pairs: Optional[List[str]] = None
-        if isinstance(text, str):
-            if pair is not None and not isinstance(pair, str):
-                raise TypeError("pair must be a str when text is a str")
-            texts = [text]
-            pairs = [pair] if isinstance(pair, str) else None
-        else:
-            texts = self._check_texts(text)
-            if pair is not None:
-                pairs = self._check_texts(pair)
-                if len(pairs) != len(texts):
-                    raise ValueError(f"got {len(texts)} texts but {len(pairs)} pairs")
-        encs = self._encode_many(texts, pairs, add_special_tokens, trunc, 1 if single else num_threads)
-        self._pad_all(encs, padding, max_length, pad_to_multiple_of, padding_side)
-        return encs[0] if single else BatchEncoding(encs)
+        from ._call import call
+
+        return call(self, text, pair, add_special_tokens=add_special_tokens, padding=padding, truncation=truncation,
+                    max_length=max_length, stride=stride, pad_to_multiple_of=pad_to_multiple_of,
+                    padding_side=padding_side, num_threads=num_threads)
 
     # ------------------------------------------------------------------ truncation / padding settings
     def enable_truncation(self, max_length: int, *, stride: int = 0, strategy: str = "longest_first",
@@ -458,92 +442,14 @@ class Tokenizer:
                        pad_to_multiple_of: Optional[int] = None) -> None:
         """Pad every HF-style call that passes no padding option (HF `enable_padding`): to `length`, or to the
         longest encoding of the batch when length is None. The pad token defaults to the tokenizer's."""
-        if pad_token is None:
-            pad_token = self.pad_token or next((t for t in ("[PAD]", "<pad>", "<|padding|>", "<|endoftext|>")
-                                                if self.token_to_id(t) is not None), "[PAD]")
-        if pad_id is None:
-            found = self.token_to_id(pad_token)
-            if found is None:
-                raise ValueError(f"padding needs a pad token: {pad_token!r} is not in the vocabulary (pass pad_id= "
-                                 "and pad_token=)")
-            pad_id = found
-        self.padding = PaddingParams(length=length, direction=direction, pad_to_multiple_of=pad_to_multiple_of,
-                                     pad_id=pad_id, pad_type_id=pad_type_id, pad_token=pad_token)
+        from ._call import padding_setting
+
+        self.padding = padding_setting(self, length=length, direction=direction, pad_id=pad_id,
+                                       pad_type_id=pad_type_id, pad_token=pad_token,
+                                       pad_to_multiple_of=pad_to_multiple_of)
 
     def no_padding(self) -> None:
         self.padding = None
-
-    def _truncation_for(self, truncation: Union[bool, str, None], max_length: Optional[int],
-                        stride: int) -> Optional[TruncationParams]:
-        return truncation_for_call(self.truncation, _strategy(truncation) if truncation is not None else None,
-                                   truncation is None, max_length, stride)
-
-    def _pad_all(self, encs: List[Encoding], padding: Union[bool, str, None], max_length: Optional[int],
-                 pad_to_multiple_of: Optional[int], padding_side: Optional[str]) -> None:
-        pad_for_call(encs, self.padding, padding, max_length, pad_to_multiple_of, padding_side, self._pad_id)
-
-    def _pad_id(self) -> int:
-        for t in ([self.pad_token] if self.pad_token else []) + ["[PAD]", "<pad>", "<|padding|>", "<|endoftext|>"]:
-            if t in self._special_tokens:
-                return self._special_tokens[t]
-            i = self._core.token_to_id(t)
-            if i is not None:
-                return int(i)
-        raise ValueError("padding needs a pad token: this tokenizer has none (set tok.pad_token = '<token>')")
-
-    def _raw_with_offsets(self, texts: List[str], num_threads: Optional[int]) -> List[Any]:
-        try:
-            return self._core.encode_batch_with_offsets(texts, None, None, _threads(num_threads))
-        except UnicodeEncodeError:
-            return self._core.encode_batch_with_offsets([_fix_surrogates(t) for t in texts], None, None,
-                                                         _threads(num_threads))
-
-    def _encode_many(self, texts: List[str], pairs: Optional[List[str]], add_special_tokens: bool,
-                     trunc: Optional[TruncationParams], num_threads: Optional[int]) -> List[Encoding]:
-        raw = self._raw_with_offsets(texts + (pairs or []), num_threads)
-        n = len(texts)
-        return [self._assemble(raw[i], raw[n + i] if pairs is not None else None, add_special_tokens, trunc)
-                for i in range(n)]
-
-    def _assemble(self, a: Tuple[Any, ...], b: Optional[Tuple[Any, ...]], add_special_tokens: bool,
-                  trunc: Optional[TruncationParams]) -> Encoding:
-        """Model output of A (and B) -> truncation with overflow -> post-processor, in the order and with the
-        overflow semantics of HF tokenizers (`truncate_encodings`, `Encoding::truncate`, `Encoding::merge_with`)."""
-        ids_a = a[0].tolist()
-        off_a = list(zip(a[1].tolist(), a[2].tolist()))
-        ids_b = b[0].tolist() if b is not None else None
-        off_b = list(zip(b[1].tolist(), b[2].tolist())) if b is not None else None
-        post = self.post_processor
-        n_added = post.num_special_tokens(ids_b is not None) if post is not None and add_special_tokens else 0
-        strategy = trunc.strategy if trunc is not None else None
-        max_length = trunc.max_length if trunc is not None else None
-        stride = trunc.stride if trunc is not None else 0
-        side = trunc.direction if trunc is not None else "right"
-        len_a, len_b = truncated_lengths(len(ids_a), None if ids_b is None else len(ids_b), strategy, max_length,
-                                         n_added)
-        parts = [window(ids_a, off_a, len_a, stride, UNSET, 0, side)]
-        if ids_b is not None and off_b is not None:
-            parts.append(window(ids_b, off_b, len_b, stride, UNSET, 1, side))
-        return assemble(parts, post, add_special_tokens, self._hf_token)
-
-    def _hf_token(self, id: int) -> str:
-        """The token's string as HF spells it (byte-level BPE tokens in the printable byte alphabet); cached, as
-        offset trimming asks for every token of every encoding."""
-        cache = self.__dict__.setdefault("_hf_tokens", {})
-        t = cache.get(id)
-        if t is None:
-            b = self._core.token_bytes(int(id))
-            if b is None:
-                t = ""
-            elif int(id) not in self._special_ids and self._state.get("kind") in ("bpe", "hf_bpe"):
-                from .formats.bytelevel import bytes_to_token
-
-                t = bytes_to_token(bytes(b))
-            else:
-                t = bytes(b).decode("utf-8", "replace")
-            if len(cache) < 1 << 18:
-                cache[id] = t
-        return str(t)
 
     # ------------------------------------------------------------------ persistence
     def __reduce__(self) -> Tuple[Any, ...]:
@@ -632,13 +538,3 @@ class Tokenizer:
 
         return load_gpt2(encoder_json, vocab_bpe, special_tokens=special_tokens)
 
-
-def _strategy(truncation: Union[bool, str, None]) -> Optional[str]:
-    if truncation in (False, None, "do_not_truncate"):
-        return None
-    if truncation is True:
-        return "longest_first"
-    if truncation in ("longest_first", "only_first", "only_second"):
-        return str(truncation)
-    raise ValueError(f"truncation must be True, False, 'longest_first', 'only_first', 'only_second' or "
-                     f"'do_not_truncate', not {truncation!r}")

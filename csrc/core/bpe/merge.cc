@@ -8,6 +8,42 @@
 
 namespace fastlm {
 namespace bpe {
+namespace {
+
+// The linked parts of one piece, as init_parts leaves them in the scratch (n entries each): part i holds token
+// ids[i], its neighbours are prev[i] / next[i] (kNoId at the ends), and rank[i] / mid[i] are the priority and
+// result of merging it with next[i] (rank kNoId: no merge). encode_heap and encode_long share it. The pointers
+// stay valid until the next init_parts: nothing resizes these five vectors while a piece is merged. A member of
+// BpeScratch was the other option; it would put merge-loop steps in model.h, next to the caches and the
+// backtracker's memo that never use them.
+struct Parts {
+  uint32_t* ids;
+  uint32_t* next;
+  uint32_t* prev;
+  uint32_t* rank;
+  uint32_t* mid;
+
+  explicit Parts(BpeScratch& sc)
+      : ids(sc.ids.data()), next(sc.next.data()), prev(sc.prev.data()), rank(sc.rank.data()), mid(sc.merged.data()) {}
+
+  // Applies the merge of part i with j = next[i]: i becomes mid[i], j is unlinked. rank[i] (and rank[prev[i]])
+  // are now stale; the caller recomputes them with its own lookup and queue.
+  void merge(uint32_t i) const {
+    uint32_t j = next[i];
+    ids[i] = mid[i];
+    uint32_t k = next[j];
+    next[i] = k;
+    if (k != kNoId) prev[k] = i;
+    rank[j] = kNoId;
+  }
+
+  // Appends the ids of the remaining parts, left to right (part 0 is never unlinked).
+  void emit(std::vector<uint32_t>& out) const {
+    for (uint32_t i = 0; i != kNoId; i = next[i]) out.push_back(ids[i]);
+  }
+};
+
+}  // namespace
 
 void BpeModel::encode_merge(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch* scratch) const {
   ensure_pairs();
@@ -97,22 +133,18 @@ void BpeModel::encode_heap(const unsigned char* p, size_t n, std::vector<uint32_
   BpeScratch local;
   BpeScratch& sc = scratch ? *scratch : local;
   init_parts(p, n, sc);
-  uint32_t* ids = sc.ids.data();
-  uint32_t* next = sc.next.data();
-  uint32_t* prev = sc.prev.data();
-  uint32_t* rank = sc.rank.data();
-  uint32_t* mid = sc.merged.data();
+  Parts pt(sc);
   std::vector<uint64_t>& heap = sc.heap;
   heap.clear();
   for (size_t i = 0; i + 1 < n; ++i)
-    if (rank[i] != kNoId) heap.push_back((uint64_t(rank[i]) << 32) | i);
+    if (pt.rank[i] != kNoId) heap.push_back((uint64_t(pt.rank[i]) << 32) | i);
   auto cmp = std::greater<uint64_t>();
   std::make_heap(heap.begin(), heap.end(), cmp);
   auto update = [&](uint32_t i) {
-    uint32_t j = next[i];
-    rank[i] = j == kNoId ? kNoId : lookup(scratch, ids[i], ids[j], mid[i]);
-    if (rank[i] != kNoId) {
-      heap.push_back((uint64_t(rank[i]) << 32) | i);
+    uint32_t j = pt.next[i];
+    pt.rank[i] = j == kNoId ? kNoId : lookup(scratch, pt.ids[i], pt.ids[j], pt.mid[i]);
+    if (pt.rank[i] != kNoId) {
+      heap.push_back((uint64_t(pt.rank[i]) << 32) | i);
       std::push_heap(heap.begin(), heap.end(), cmp);
     }
   };
@@ -121,17 +153,12 @@ void BpeModel::encode_heap(const unsigned char* p, size_t n, std::vector<uint32_
     uint64_t e = heap.back();
     heap.pop_back();
     uint32_t i = uint32_t(e);
-    if (rank[i] != uint32_t(e >> 32)) continue;  // stale
-    uint32_t j = next[i];
-    ids[i] = mid[i];
-    uint32_t k = next[j];
-    next[i] = k;
-    if (k != kNoId) prev[k] = i;
-    rank[j] = kNoId;
-    if (prev[i] != kNoId) update(prev[i]);
+    if (pt.rank[i] != uint32_t(e >> 32)) continue;  // stale
+    pt.merge(i);
+    if (pt.prev[i] != kNoId) update(pt.prev[i]);
     update(i);
   }
-  for (uint32_t i = 0; i != kNoId; i = next[i]) out.push_back(ids[i]);
+  pt.emit(out);
 }
 
 bool BpeModel::encode_long(const unsigned char* p, size_t n, std::vector<uint32_t>& out, BpeScratch& sc) const {
@@ -144,11 +171,7 @@ bool BpeModel::encode_long(const unsigned char* p, size_t n, std::vector<uint32_
   // ~n heap operations on an n-entry heap (measured ~5x faster on 1 MB of one character).
   if (sc.bucket_of_rank.size() < id_bound()) sc.bucket_of_rank.assign(id_bound(), kNoId);
   init_parts(p, n, sc);
-  uint32_t* ids = sc.ids.data();
-  uint32_t* next = sc.next.data();
-  uint32_t* prev = sc.prev.data();
-  uint32_t* rank = sc.rank.data();
-  uint32_t* mid = sc.merged.data();
+  Parts pt(sc);
   sc.bucket_rank.clear();
   sc.bucket_head.clear();
   sc.entry_pos.clear();
@@ -171,7 +194,7 @@ bool BpeModel::encode_long(const unsigned char* p, size_t n, std::vector<uint32_
     sc.bucket_head[b] = uint32_t(sc.entry_pos.size() - 1);
   };
   for (size_t i = 0; i + 1 < n; ++i)
-    if (rank[i] != kNoId) add(rank[i], uint32_t(i));
+    if (pt.rank[i] != kNoId) add(pt.rank[i], uint32_t(i));
   bool ok = true;
   while (ok && !heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), cmp);
@@ -185,30 +208,25 @@ bool BpeModel::encode_long(const unsigned char* p, size_t n, std::vector<uint32_
     std::reverse(g.begin(), g.end());  // appended mostly left to right
     if (!std::is_sorted(g.begin(), g.end())) std::sort(g.begin(), g.end());
     for (uint32_t i : g) {
-      if (rank[i] != r) continue;  // stale
-      uint32_t j = next[i];
-      ids[i] = mid[i];
-      uint32_t k = next[j];
-      next[i] = k;
-      if (k != kNoId) prev[k] = i;
-      rank[j] = kNoId;
-      for (uint32_t q : {prev[i], i}) {
+      if (pt.rank[i] != r) continue;  // stale
+      pt.merge(i);
+      for (uint32_t q : {pt.prev[i], i}) {
         if (q == kNoId) continue;
-        uint32_t nq = next[q];
-        rank[q] = nq == kNoId ? kNoId : lookup(&sc, ids[q], ids[nq], mid[q]);
-        if (rank[q] == kNoId) continue;
-        if (rank[q] <= r) {
+        uint32_t nq = pt.next[q];
+        pt.rank[q] = nq == kNoId ? kNoId : lookup(&sc, pt.ids[q], pt.ids[nq], pt.mid[q]);
+        if (pt.rank[q] == kNoId) continue;
+        if (pt.rank[q] <= r) {
           ok = false;  // a merge created a pair that outranks it: not rank-monotone here
           break;
         }
-        add(rank[q], q);
+        add(pt.rank[q], q);
       }
       if (!ok) break;
     }
   }
   for (uint32_t r : sc.bucket_rank) sc.bucket_of_rank[r] = kNoId;
   if (!ok) return false;
-  for (uint32_t i = 0; i != kNoId; i = next[i]) out.push_back(ids[i]);
+  pt.emit(out);
   return true;
 }
 
