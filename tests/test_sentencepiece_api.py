@@ -164,3 +164,15 @@ def test_bad_sampling_options():
     bpe = fastlm.load(_model("botchan_en_bpe_1000"))
     with pytest.raises(ValueError, match="Unigram"):
         bpe.encode("x", sample=True)
+
+
+@pytest.mark.parametrize("method", ["encode_batch", "encode_batch_to_numpy", "__call__"])
+def test_batch_items_that_are_not_str_raise_type_error_naming_them(method):
+    tok = fastlm.load(data_path("tokenizers", "sentencepiece", "botchan_en_unigram_1000.model"))
+    fn = getattr(tok, method)
+    for bad, name in ((3, "int"), (b"x", "bytes"), (None, "NoneType")):
+        with pytest.raises(TypeError, match=rf"texts\[1\] is {name}, expected str"):
+            fn(["fine", bad, "fine"])
+    # Any sequence of str is accepted, and the caller's list is not the one handed to the core.
+    texts = ["a b", "c"]
+    assert tok.encode_batch(tuple(texts)) == tok.encode_batch(texts) == [tok.encode(t) for t in texts]

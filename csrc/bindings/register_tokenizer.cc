@@ -20,10 +20,19 @@ const uint8_t* mask_ptr(const py::object& m, size_t n, std::string& hold) {
   return reinterpret_cast<const uint8_t*>(hold.data());
 }
 
+// The UTF-8 of every str in a batch (the caller keeps the list alive). Anything else raises TypeError naming the
+// item; a str that cannot be encoded (lone surrogates) raises UnicodeEncodeError, which Python handles.
 std::vector<std::string_view> views(const py::list& texts) {
   std::vector<std::string_view> v;
-  v.reserve(texts.size());
-  for (auto t : texts) v.push_back(text_view(t));
+  const size_t n = texts.size();
+  v.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    PyObject* t = PyList_GET_ITEM(texts.ptr(), static_cast<Py_ssize_t>(i));
+    if (!PyUnicode_Check(t))
+      throw py::type_error("texts[" + std::to_string(i) + "] is " +
+                           std::string(py::str(py::type::of(py::handle(t)).attr("__name__"))) + ", expected str");
+    v.push_back(utf8_view(py::handle(t)));
+  }
   return v;
 }
 

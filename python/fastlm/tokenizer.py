@@ -318,13 +318,10 @@ class Tokenizer:
     def _check_texts(texts: Sequence[str]) -> List[str]:
         if isinstance(texts, (str, bytes)):
             raise TypeError("encode_batch takes a list of texts; for one text use encode()")
-        texts = list(texts)
-        if set(map(type, texts)) <= {str}:  # C-level pass; the loop below only runs to name a bad item
-            return texts
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"texts[{i}] is {type(t).__name__}, expected str")
-        return texts
+        # A copy that holds a reference to every text while the core encodes them without the GIL (another thread
+        # may change the caller's list meanwhile). The core checks the item types as it reads them, raising
+        # TypeError("texts[i] is T, expected str"); a pass here cost ~3% of an 84K-line batch.
+        return list(texts)
 
     # ------------------------------------------------------------------ decoding
     def decode_bytes(self, tokens: Union[Sequence[int], np.ndarray]) -> bytes:
