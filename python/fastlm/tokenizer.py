@@ -18,7 +18,7 @@ from typing import (TYPE_CHECKING, AbstractSet, Any, Collection, Dict, Iterable,
 
 import numpy as np
 
-from . import _core
+from . import _core, _custom_pattern
 from .encoding import BatchEncoding, Encoding, PaddingParams, TruncationParams
 from .postprocess import PostProcessor
 
@@ -185,7 +185,7 @@ class Tokenizer:
                 return self._core.encode(_fix_surrogates(text), None, self._all_mask)  # type: ignore[no-any-return]
         a, d = self._masks(allowed_special, disallowed_special)
         if self._regex is not None:
-            return self._encode_regex(text, a, d)
+            return _custom_pattern.encode(self, text, a, d)
         try:
             return self._core.encode(text, a, d)  # type: ignore[no-any-return]
         except UnicodeEncodeError:
@@ -194,7 +194,7 @@ class Tokenizer:
     def encode_ordinary(self, text: str) -> List[int]:
         """Encode text with special tokens treated as plain text."""
         if self._regex is not None:
-            return self._encode_regex(text, None, None)
+            return _custom_pattern.encode(self, text, None, None)
         try:
             return self._core.encode(text, None, None)  # type: ignore[no-any-return]
         except UnicodeEncodeError:
@@ -206,7 +206,7 @@ class Tokenizer:
             raise TypeError(f"encode_bytes takes bytes, not {type(data).__name__}")
         data = bytes(data)
         if self._regex is not None:
-            return self._encode_regex(data.decode("utf-8", "surrogateescape"), None, None)
+            return _custom_pattern.encode(self, data.decode("utf-8", "surrogateescape"), None, None)
         return self._core.encode(data, None, None)  # type: ignore[no-any-return]
 
     def encode_to_numpy(self, text: str, *, allowed_special: SpecialSet = frozenset(),
@@ -220,56 +220,6 @@ class Tokenizer:
             return self._core.encode_numpy(text, a, d)
         except UnicodeEncodeError:
             return self._core.encode_numpy(_fix_surrogates(text), a, d)
-
-    def _encode_regex(self, text: Union[str, bytes], a: Optional[bytes], d: Optional[bytes]) -> List[int]:
-        """General path for custom patterns: `regex` splits, the C++ model merges."""
-        import regex
-
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", "surrogateescape")
-        toks = self._special_order
-        if d is not None:
-            dis = [t for t, m in zip(toks, d) if m]
-            if dis:
-                m = regex.search("|".join(regex.escape(t) for t in sorted(dis, key=len, reverse=True)), text)
-                if m:
-                    raise ValueError(
-                        f"Encountered text corresponding to disallowed special token {m.group()!r}.\n"
-                        f"To encode it as a special token, pass it in allowed_special; to encode it as ordinary text, "
-                        f"pass disallowed_special=() or leave it out of disallowed_special."
-                    )
-        allowed = [t for t, m in zip(toks, a) if m] if a is not None else []
-        model = cast("_core.BpeEncoder", self._core.encoder).model
-        out: List[int] = []
-
-        def ordinary(seg: str) -> None:
-            if seg:
-                if self._split_gaps:
-                    parts, pos = [], 0
-                    for m in self._regex.finditer(seg):
-                        if m.start() > pos:
-                            parts.append(seg[pos:m.start()])
-                        if m.end() > m.start():
-                            parts.append(m.group())
-                        pos = m.end()
-                    if pos < len(seg):
-                        parts.append(seg[pos:])
-                else:
-                    parts = self._regex.findall(seg)
-                pieces = [p.encode("utf-8", "surrogateescape") for p in parts]
-                out.extend(model.encode_pieces(pieces))
-
-        if allowed:
-            sp = regex.compile("|".join(regex.escape(t) for t in sorted(allowed, key=len, reverse=True)))
-            pos = 0
-            for m in sp.finditer(text):
-                ordinary(text[pos:m.start()])
-                out.append(self._special_tokens[m.group()])
-                pos = m.end()
-            ordinary(text[pos:])
-        else:
-            ordinary(text)
-        return out
 
     def encode_batch(
         self,
