@@ -69,7 +69,14 @@ void run_forward(std::string_view s, const sp::DoubleArrayTrie& dp_, size_t max_
   // character, and a result computed from path score 0 is exact from score S when the smallest candidate gap
   // exceeds the float rounding the two bases can add. It cut instructions by ~9% on the bench corpora but ran
   // 6-22% slower in CPU time (xlnet, botchan, kyoto): 16% of words missed a 16K-word cache, and every miss paid
-  // the DP plus the probe.)
+  // the DP plus the probe. A direct-mapped 4096 x 64-byte memo (key and path inline, one load a probe, the margin
+  // tracked only on misses) was 10-40% slower again: 30% misses, each a tracked DP.
+  // Also tried on the walk itself, each slower than this loop or no faster (tools/bench_sp, same input): scores
+  // stored beside the trie cells (no second load per match); a branch-free first 1-4 steps with selects and an
+  // escape to a dead block; two starts walked in lockstep, branch-free, with their matches buffered and applied in
+  // order (the select chain lengthened every step more than the overlap saved); trie blocks placed by weight
+  // instead of depth-first; a direct jump over the three bytes of U+2581. The walk is bound by its chain of
+  // dependent loads, about 4 steps a start.)
   // sentencepiece rebases every reached position from `start` up to the furthest end written so far. That end is
   // below start + max_len_ (walks from earlier starts end there at most, unknown candidates at `start`), and
   // cleared positions not reached yet have start == -1, so the window [start, min(cleared, start + max_len_)]
