@@ -75,8 +75,9 @@ void run_forward(std::string_view s, const sp::DoubleArrayTrie& dp_, size_t max_
   // stored beside the trie cells (no second load per match); a branch-free first 1-4 steps with selects and an
   // escape to a dead block; two starts walked in lockstep, branch-free, with their matches buffered and applied in
   // order (the select chain lengthened every step more than the overlap saved); trie blocks placed by weight
-  // instead of depth-first; a direct jump over the three bytes of U+2581. The walk is bound by its chain of
-  // dependent loads, about 4 steps a start.)
+  // instead of depth-first; a direct jump over the three bytes of U+2581. An Aho-Corasick pass over the text
+  // (failure and output links on this trie) found the same matches 3-9% slower than the walks. The walk is
+  // bound by its chain of dependent loads, about 4 steps a start.)
   // sentencepiece rebases every reached position from `start` up to the furthest end written so far. That end is
   // below start + max_len_ (walks from earlier starts end there at most, unknown candidates at `start`), and
   // cleared positions not reached yet have start == -1, so the window [start, min(cleared, start + max_len_)]
