@@ -426,7 +426,11 @@ void SpNormalizer::normalize_impl(std::string_view in, SpNormBuffer& out) const 
   if (rm) {
     const size_t sl = esc ? 3 : 1;
     const char* sym = esc ? kSpaceSymbol : " ";
-    while (k >= sl && std::memcmp(o + k - sl, sym, sl) == 0) {
+    // (Compared inline: a memcmp call per line was ~1% of the encode of short lines.)
+    auto ends_with_space = [&] {
+      return k >= sl && o[k - 1] == sym[sl - 1] && (sl == 1 || (o[k - 2] == sym[1] && o[k - 3] == sym[0]));
+    };
+    while (ends_with_space()) {
       k -= sl;
       if (kOffsets) consumed = m[k];
     }
