@@ -331,3 +331,11 @@ def test_saver_puts_specials_with_gapped_ids_into_the_vocabulary():
     assert 100256 not in set(vocab.values())  # the gap stays a gap
     hf = tokenizers.Tokenizer.from_str(json.dumps(obj))
     assert {s: hf.token_to_id(s) for s in tok.special_tokens} == tok.special_tokens
+
+
+@pytest.mark.parametrize("pattern", [r"\h+", r"[[:xdigit:]]+", r"[\h_]+"])
+def test_regex_hex_digit_classes(pattern):
+    # \h and [:xdigit:] are [0-9a-fA-F]: digits, a-f and A-F, nothing past them (g, G, x).
+    got = fastlm._core.Regex(pattern).find_all("zz0aF9g_Gx-f")
+    want = [(2, 6), (7, 8), (11, 12)] if "_" in pattern else [(2, 6), (11, 12)]
+    assert got == want

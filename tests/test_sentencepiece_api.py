@@ -173,6 +173,6 @@ def test_batch_items_that_are_not_str_raise_type_error_naming_them(method):
     for bad, name in ((3, "int"), (b"x", "bytes"), (None, "NoneType")):
         with pytest.raises(TypeError, match=rf"texts\[1\] is {name}, expected str"):
             fn(["fine", bad, "fine"])
-    # Any sequence of str is accepted, and the caller's list is not the one handed to the core.
+    # Any sequence of str is accepted, with the same ids as a list.
     texts = ["a b", "c"]
     assert tok.encode_batch(tuple(texts)) == tok.encode_batch(texts) == [tok.encode(t) for t in texts]

@@ -8,6 +8,19 @@
 namespace fastlm {
 namespace pipeline {
 
+namespace {
+// [0-9a-fA-F]: \h and [:xdigit:].
+void add_hex_digits(CharClass& cc) {
+  for (auto [lo, hi] : {std::pair<uint32_t, uint32_t>{'0', '9'}, {'a', 'f'}, {'A', 'F'}}) {
+    ClassItem r;
+    r.kind = ClassItem::kRange;
+    r.lo = lo;
+    r.hi = hi;
+    cc.items.push_back(r);
+  }
+}
+}  // namespace
+
 uint32_t RegexLexer::next_cp() {
   const auto* b = reinterpret_cast<const unsigned char*>(p_.data());
   uint32_t cp;
@@ -96,13 +109,7 @@ bool RegexLexer::class_escape(char c, CharClass& cc) {
     case 'w': case 'W': it.kind = ClassItem::kFlag; it.flag = kUWord; it.negate = c == 'W'; break;
     case 'h': case 'H': {  // hex digit
       if (c == 'H') unsupported("\\H");
-      ClassItem r;
-      r.kind = ClassItem::kRange;
-      for (auto [lo, hi] : {std::pair<uint32_t, uint32_t>{'0', '9'}, {'a', 'f'}, {'A', 'F'}}) {
-        r.lo = lo;
-        r.hi = hi;
-        cc.items.push_back(r);
-      }
+      add_hex_digits(cc);
       return true;
     }
     case 'p': case 'P': it = property(c == 'P'); break;
@@ -224,13 +231,7 @@ void RegexLexer::posix(CharClass& cc) {
     it.kind = ClassItem::kFlag;
     it.flag = kUWord;
   } else if (name == "xdigit") {
-    ClassItem r;
-    r.kind = ClassItem::kRange;
-    for (auto [lo, hi] : {std::pair<uint32_t, uint32_t>{'0', '9'}, {'a', 'f'}, {'A', 'F'}}) {
-      r.lo = lo;
-      r.hi = hi;
-      cc.items.push_back(r);
-    }
+    add_hex_digits(cc);
     if (neg) unsupported("[:^xdigit:]");
     i_ = close + 2;
     return;
